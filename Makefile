@@ -1,0 +1,58 @@
+# SmallImage: `make run` serves the app on http://127.0.0.1:8000, `make test` runs every test.
+# Both start from a bare Debian machine: they install what they need.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# apt-get needs root; use sudo when we are not.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
+
+.PHONY: run test lint format migrate demo clean help
+
+help:
+	@echo "make run    venv, dependencies, migrations, demo accounts, server on http://127.0.0.1:8000"
+	@echo "make test   test dependencies (Chromium included), then the whole suite"
+	@echo "make lint   ruff"
+
+$(BIN)/python:
+	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || { \
+		echo "Installing python3-venv (Debian)"; $(SUDO) apt-get update -q && $(APT_INSTALL) python3-venv; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.requirements: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.requirements-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@touch $@ $(VENV)/.requirements
+
+# Debian's Chromium drives the browser tests (Playwright cannot download its own here).
+/usr/bin/chromium:
+	$(SUDO) apt-get update -q
+	$(APT_INSTALL) chromium fonts-dejavu-core
+
+run: export DJANGO_DEBUG = 1
+run: $(VENV)/.requirements
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py demo_accounts
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: $(VENV)/.requirements-dev /usr/bin/chromium
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest
+
+lint: $(VENV)/.requirements-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.requirements-dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache
