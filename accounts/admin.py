@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Count
+
+from accounts.forms import TierAdminForm
+from accounts.models import Tier, User
+from gallery import services
+
+
+@admin.register(Tier)
+class TierAdmin(admin.ModelAdmin):
+    form = TierAdminForm
+    list_display = ["name", "heights", "can_link_original", "can_make_expiring_links", "user_count"]
+    search_fields = ["name"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(user_count=Count("users"))
+
+    @admin.display(description="Thumbnail heights")
+    def heights(self, tier: Tier) -> str:
+        return ", ".join(f"{height} px" for height in tier.thumbnail_heights) or "—"
+
+    @admin.display(description="Users", ordering="user_count")
+    def user_count(self, tier: Tier) -> int:
+        return tier.user_count
+
+    def save_model(self, request, obj: Tier, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "thumbnail_heights" in form.changed_data:
+            services.tier_thumbnails_changed(tier=obj)
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ["username", "email", "tier", "is_staff", "date_joined"]
+    list_filter = ["tier", "is_staff", "is_superuser", "is_active"]
+    list_select_related = ["tier"]
+    fieldsets = [
+        *DjangoUserAdmin.fieldsets[:1],
+        ("Plan", {"fields": ["tier"]}),
+        *DjangoUserAdmin.fieldsets[1:],
+    ]
+    add_fieldsets = [
+        (
+            None,
+            {
+                "classes": ["wide"],
+                "fields": ["username", "email", "tier", "password1", "password2"],
+            },
+        ),
+    ]
+
+    def save_model(self, request, obj: User, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "tier" in form.changed_data:
+            services.user_tier_changed(user=obj)
