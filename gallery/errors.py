@@ -1,0 +1,19 @@
+"""Domain errors of the gallery. Plain Python: the pipeline raises them too."""
+
+from __future__ import annotations
+
+
+class GalleryError(Exception):
+    """Base of the errors a user can be shown: ``str(error)`` is the message."""
+
+
+class InvalidImage(GalleryError):
+    """The upload is not an image SmallImage accepts (type, size, damage)."""
+
+
+class RenditionNotAllowed(GalleryError):
+    """The owner's current tier does not allow this rendition or link."""
+
+
+class InvalidLink(GalleryError):
+    """A link request outside what the app allows (e.g. expiry out of range)."""
