@@ -1,0 +1,104 @@
+"""What a page shows of an image: the renditions and links its owner's tier allows now."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from gallery import access
+from gallery.models import Image, Rendition
+
+# Thumbnails are laid out at this CSS height; srcset offers the taller ones
+# to denser screens.
+DISPLAY_HEIGHT = 200
+
+
+def display_expire() -> int:
+    """Seconds that make every display URL of this time bucket expire at the same instant.
+
+    The same URL for a whole bucket lets the browser cache the image.
+    """
+    bucket = settings.SMALLIMAGE_DISPLAY_URL_SECONDS
+    now = int(timezone.now().timestamp())
+    return (now // bucket + 2) * bucket - now
+
+
+@dataclass(frozen=True, slots=True)
+class RenditionView:
+    rendition: Rendition
+    share_url: str
+    display_url: str
+
+    @property
+    def key(self) -> str:
+        return self.rendition.key
+
+    @property
+    def label(self) -> str:
+        return self.rendition.label
+
+
+@dataclass(frozen=True, slots=True)
+class ImageCard:
+    image: Image
+    renditions: list[RenditionView]
+    can_make_expiring_links: bool
+    rendering: bool
+
+    @property
+    def thumbnails(self) -> list[RenditionView]:
+        return [view for view in self.renditions if not view.rendition.is_original]
+
+    @property
+    def original(self) -> RenditionView | None:
+        return next((view for view in self.renditions if view.rendition.is_original), None)
+
+    @property
+    def preview(self) -> RenditionView | None:
+        """The smallest thumbnail, or the original on a tier without thumbnails."""
+        return self.thumbnails[0] if self.thumbnails else self.original
+
+    @property
+    def srcset(self) -> str:
+        return ", ".join(
+            f"{view.display_url} {view.rendition.thumbnail_height / DISPLAY_HEIGHT:g}x"
+            for view in self.thumbnails
+        )
+
+    @property
+    def link_choices(self) -> list[tuple[str, str]]:
+        return [(view.key, view.label) for view in self.renditions]
+
+
+def image_cards(images: Iterable[Image], *, absolute_url: Callable[[str], str]) -> list[ImageCard]:
+    """Cards for images whose owner (with tier) and renditions are already loaded."""
+    expire = display_expire()
+    cards = []
+    for image in images:
+        tier = image.owner.tier
+        renditions = list(image.renditions.all())
+        views = [
+            RenditionView(
+                rendition=rendition,
+                share_url=absolute_url(reverse("gallery:share", args=[rendition.share_token])),
+                display_url=rendition.file.storage.url(rendition.file.name, expire=expire),
+            )
+            for rendition in access.allowed_renditions(renditions, tier)
+        ]
+        cards.append(
+            ImageCard(
+                image=image,
+                renditions=views,
+                can_make_expiring_links=tier.can_make_expiring_links,
+                rendering=image.status == Image.Status.PROCESSING
+                or (
+                    image.status == Image.Status.READY
+                    and bool(access.missing_heights(renditions, tier))
+                ),
+            )
+        )
+    return cards

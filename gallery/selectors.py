@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from accounts.models import User
+from gallery.models import Image, Rendition
+
+
+def image_list(*, owner: User) -> QuerySet[Image]:
+    """The owner's images, newest first, with tier and renditions loaded in two queries."""
+    return (
+        Image.objects.filter(owner=owner)
+        .select_related("owner__tier")
+        .prefetch_related("renditions")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def image_get(*, owner: User, public_id: str) -> Image:
+    """One of the owner's images; another user's image is as missing as a deleted one."""
+    return image_list(owner=owner).get(public_id=public_id)
+
+
+def rendition_by_share_token(*, share_token: str) -> Rendition:
+    return Rendition.objects.select_related("image__owner__tier").get(share_token=share_token)

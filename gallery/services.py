@@ -1,0 +1,222 @@
+"""Everything that changes images, renditions and their files.
+
+The browser views and the API call these functions; neither holds a rule.
+Files and rows change together: a failure on either side removes what the
+other side already wrote, so no row is left without its file nor a file
+without its row.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from accounts.models import Tier, User
+from gallery import access, pipeline, tasks
+from gallery.errors import InvalidImage, InvalidLink, RenditionNotAllowed
+from gallery.models import ORIGINAL, Image, Rendition
+from gallery.storage import expiry_timestamp
+
+logger = logging.getLogger(__name__)
+
+MAX_NAME_LENGTH = 255
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    url: str
+    expires_at: datetime
+    rendition: Rendition
+
+
+def _new_file_name(folder: str, extension: str) -> str:
+    # Random, never derived from user input: nothing to guess, nothing to escape.
+    return f"{folder}/{secrets.token_hex(16)}.{extension}"
+
+
+def _delete_files(names: Iterable[str]) -> None:
+    for name in names:
+        try:
+            default_storage.delete(name)
+        except Exception:
+            logger.exception("Could not delete stored file %s", name)
+
+
+def clean_label(filename: str | None) -> str:
+    """The uploader's filename reduced to a harmless label: no path, no control characters."""
+    base = (filename or "").replace("\\", "/").rsplit("/", 1)[-1]
+    # Cc/Cf include NUL and bidirectional overrides that disguise an extension.
+    visible = "".join(ch for ch in base if unicodedata.category(ch) not in {"Cc", "Cf"})
+    label = " ".join(visible.split())
+    if len(label) > MAX_NAME_LENGTH:
+        stem, dot, extension = label.rpartition(".")
+        if dot and 0 < len(extension) <= 10:
+            label = f"{stem[: MAX_NAME_LENGTH - len(extension) - 2]}….{extension}"
+        else:
+            label = label[: MAX_NAME_LENGTH - 1] + "…"
+    return label or "image"
+
+
+def _read_upload(file: UploadedFile) -> bytes:
+    limit = settings.SMALLIMAGE_MAX_UPLOAD_BYTES
+    too_large = InvalidImage(f"This file is larger than the limit of {limit / 1_000_000:g} MB.")
+    if file.size is not None and file.size > limit:
+        raise too_large
+    file.seek(0)
+    data = file.read(limit + 1)
+    if len(data) > limit:
+        raise too_large
+    return data
+
+
+def image_upload(*, owner: User, file: UploadedFile) -> Image:
+    """Validate and store an uploaded image, then have its thumbnails rendered."""
+    data = _read_upload(file)
+    source = pipeline.inspect(data, max_pixels=settings.SMALLIMAGE_MAX_IMAGE_PIXELS)
+    name = default_storage.save(_new_file_name("originals", source.extension), ContentFile(data))
+    try:
+        with transaction.atomic():
+            image = Image.objects.create(
+                owner=owner,
+                name=clean_label(file.name),
+                width=source.width,
+                height=source.height,
+                content_type=source.content_type,
+                size_bytes=len(data),
+            )
+            Rendition.objects.create(
+                image=image,
+                thumbnail_height=None,
+                width=source.width,
+                height=source.height,
+                file=name,
+                content_type=source.content_type,
+            )
+    except Exception:
+        _delete_files([name])
+        raise
+    tasks.render_thumbnails.enqueue(image_id=image.pk)
+    return image
+
+
+def thumbnails_render(*, image_id: int) -> list[Rendition]:
+    """Make the thumbnails the owner's current tier wants and the image lacks.
+
+    The image row stays locked while rendering, so two workers given the same
+    image cannot both write its thumbnails.
+    """
+    saved: list[str] = []
+    try:
+        with transaction.atomic():
+            try:
+                image = (
+                    Image.objects.select_for_update().select_related("owner__tier").get(pk=image_id)
+                )
+            except Image.DoesNotExist:
+                return []  # deleted before its turn came
+            renditions = list(image.renditions.all())
+            missing = access.missing_heights(renditions, image.owner.tier)
+            created: list[Rendition] = []
+            if missing:
+                original = next(r for r in renditions if r.is_original)
+                with original.file.open("rb") as stored:
+                    data = stored.read()
+                thumbnails = pipeline.render(
+                    data, missing, max_pixels=settings.SMALLIMAGE_MAX_IMAGE_PIXELS
+                )
+                for thumbnail in thumbnails.values():
+                    name = default_storage.save(
+                        _new_file_name("thumbnails", thumbnail.extension),
+                        ContentFile(thumbnail.data),
+                    )
+                    saved.append(name)
+                    created.append(
+                        Rendition(
+                            image=image,
+                            thumbnail_height=thumbnail.height_requested,
+                            width=thumbnail.width,
+                            height=thumbnail.height,
+                            file=name,
+                            content_type=thumbnail.content_type,
+                        )
+                    )
+                Rendition.objects.bulk_create(created)
+            if image.status != Image.Status.READY:
+                image.status = Image.Status.READY
+                image.save(update_fields=["status"])
+            return created
+    except Exception:
+        _delete_files(saved)
+        raise
+
+
+def image_mark_failed(*, image_id: int) -> None:
+    Image.objects.filter(pk=image_id).update(status=Image.Status.FAILED)
+
+
+def thumbnails_backfill(*, owners: Iterable[User]) -> int:
+    """Queue a render for every image of these owners that lacks a height its tier wants."""
+    queued = 0
+    images = (
+        Image.objects.filter(owner__in=owners)
+        .select_related("owner__tier")
+        .prefetch_related("renditions")
+    )
+    for image in images.iterator(chunk_size=500):
+        if access.missing_heights(image.renditions.all(), image.owner.tier):
+            tasks.render_thumbnails.enqueue(image_id=image.pk)
+            queued += 1
+    return queued
+
+
+def tier_thumbnails_changed(*, tier: Tier) -> None:
+    """A tier's heights changed: its users' images get the new ones in the background."""
+    transaction.on_commit(lambda: tasks.backfill_thumbnails.enqueue(tier_id=tier.pk))
+
+
+def user_tier_changed(*, user: User) -> None:
+    """A user moved to another tier: their images get that tier's heights."""
+    transaction.on_commit(lambda: tasks.backfill_thumbnails.enqueue(user_id=user.pk))
+
+
+def image_delete(*, image: Image) -> None:
+    """Delete the image, its renditions and, once that is committed, their files."""
+    names = [rendition.file.name for rendition in image.renditions.all()]
+    with transaction.atomic():
+        image.delete()
+        transaction.on_commit(lambda: _delete_files(names))
+
+
+def rendition_for_key(*, image: Image, key: str) -> Rendition:
+    """The rendition named by `key` ("original" or a height) that the owner's tier allows."""
+    tier = image.owner.tier
+    for rendition in image.renditions.all():
+        if rendition.key == key and access.rendition_allowed(rendition, tier):
+            return rendition
+    if key == ORIGINAL:
+        raise RenditionNotAllowed("Your plan does not include links to the original image.")
+    raise RenditionNotAllowed(f"There is no {key} px thumbnail of this image on your plan.")
+
+
+def link_create(*, image: Image, rendition: str, expires_in: int) -> Link:
+    """A link to one rendition that works for exactly `expires_in` seconds."""
+    if not image.owner.tier.can_make_expiring_links:
+        raise RenditionNotAllowed("Your plan does not include expiring links.")
+    low = settings.SMALLIMAGE_EXPIRING_LINK_MIN_SECONDS
+    high = settings.SMALLIMAGE_EXPIRING_LINK_MAX_SECONDS
+    if not low <= expires_in <= high:
+        raise InvalidLink(f"A link must last between {low} and {high} seconds.")
+    target = rendition_for_key(image=image, key=rendition)
+    expires_at = datetime.fromtimestamp(expiry_timestamp(expires_in), tz=UTC)
+    url = target.file.storage.url(target.file.name, expire=expires_in)
+    return Link(url=url, expires_at=expires_at, rendition=target)

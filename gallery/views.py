@@ -1,0 +1,190 @@
+from __future__ import annotations
+
+import mimetypes
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import (
+    require_GET,
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
+
+from gallery import access, selectors, services, storage
+from gallery.errors import GalleryError
+from gallery.forms import ExpiringLinkForm, UploadForm
+from gallery.models import Image, Rendition
+from gallery.presenters import ImageCard, image_cards
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+def _card(request: HttpRequest, image: Image) -> ImageCard:
+    return image_cards([image], absolute_url=request.build_absolute_uri)[0]
+
+
+def _owned_image(request: HttpRequest, public_id: str) -> Image:
+    try:
+        return selectors.image_get(owner=request.user, public_id=public_id)
+    except Image.DoesNotExist:
+        raise Http404("No such image.") from None
+
+
+@require_GET
+@login_required
+@vary_on_headers("HX-Request")
+def image_list(request: HtmxHttpRequest) -> HttpResponse:
+    paginator = Paginator(
+        selectors.image_list(owner=request.user), settings.SMALLIMAGE_IMAGES_PER_PAGE
+    )
+    page = paginator.get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "cards": image_cards(page.object_list, absolute_url=request.build_absolute_uri),
+        "upload_form": UploadForm(),
+        "tier": request.user.tier,
+        "max_upload_mb": settings.SMALLIMAGE_MAX_UPLOAD_BYTES / 1_000_000,
+    }
+    template = "gallery/image_list.html"
+    if request.htmx and not request.htmx.boosted:
+        template += "#page"  # the next page of cards, for scrolling
+    return render(request, template, context)
+
+
+@require_POST
+@login_required
+def image_upload(request: HtmxHttpRequest) -> HttpResponse:
+    """Upload one or more files: htmx and scripts get fragments, plain forms a redirect."""
+    form = UploadForm(files=request.FILES)
+    uploaded: list[Image] = []
+    errors: list[str] = []
+    if form.is_valid():
+        for file in form.cleaned_data["files"]:
+            try:
+                uploaded.append(services.image_upload(owner=request.user, file=file))
+            except GalleryError as error:
+                errors.append(f"{services.clean_label(file.name)}: {error}")
+    else:
+        errors.append("Choose at least one PNG or JPEG image to upload.")
+
+    if request.htmx:
+        images = selectors.image_list(owner=request.user).filter(pk__in=[i.pk for i in uploaded])
+        context = {
+            "cards": image_cards(images, absolute_url=request.build_absolute_uri),
+            "errors": errors,
+        }
+        status = 400 if errors else 201
+        return render(request, "gallery/image_list.html#upload-result", context, status=status)
+
+    for image in uploaded:
+        messages.success(request, f"Uploaded {image.name}.")
+    for error in errors:
+        messages.error(request, error)
+    return redirect("gallery:image_list")
+
+
+@require_GET
+@login_required
+def image_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    card = _card(request, _owned_image(request, public_id))
+    context = {"card": card, "link_form": _link_form(card)}
+    return render(request, "gallery/image_detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def image_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    image = _owned_image(request, public_id)
+    if request.method == "POST":
+        services.image_delete(image=image)
+        if request.htmx:
+            return HttpResponse("")  # the card swaps itself out
+        messages.success(request, f"Deleted {image.name}.")
+        return redirect("gallery:image_list")
+    return render(request, "gallery/image_confirm_delete.html", {"image": image})
+
+
+def _link_form(card: ImageCard, data: dict | None = None) -> ExpiringLinkForm | None:
+    if not card.can_make_expiring_links:
+        return None
+    return ExpiringLinkForm(data, rendition_choices=card.link_choices)
+
+
+@require_POST
+@login_required
+def link_create(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """Make an expiring link: htmx gets the link fragment, a plain form the detail page."""
+    card = _card(request, _owned_image(request, public_id))
+    form = _link_form(card, request.POST)
+    link = None
+    status = 200
+    if form is None:
+        status = 403
+        messages.error(request, "Your plan does not include expiring links.")
+    elif not form.is_valid():
+        status = 400
+    else:
+        try:
+            link = services.link_create(
+                image=card.image,
+                rendition=form.cleaned_data["rendition"],
+                expires_in=form.cleaned_data["expires_in"],
+            )
+        except GalleryError as error:
+            form.add_error(None, str(error))
+            status = 403
+    context = {
+        "card": card,
+        "link_form": form,
+        "link": link,
+        "link_url": request.build_absolute_uri(link.url) if link else None,
+    }
+    template = "gallery/_expiring_link.html" if request.htmx else "gallery/image_detail.html"
+    return render(request, template, context, status=status)
+
+
+@require_safe
+@never_cache
+def share(request: HttpRequest, share_token: str) -> HttpResponse:
+    """A stable link to one rendition, checked against the owner's tier at every request."""
+    try:
+        rendition = selectors.rendition_by_share_token(share_token=share_token)
+    except Rendition.DoesNotExist:
+        raise Http404("This link does not lead to an image.") from None
+    if not access.rendition_allowed(rendition, rendition.image.owner.tier):
+        raise Http404("This link does not lead to an image.")
+    expire = settings.SMALLIMAGE_SHARE_REDIRECT_SECONDS
+    return redirect(rendition.file.storage.url(rendition.file.name, expire=expire))
+
+
+@require_safe
+def file_serve(request: HttpRequest, name: str) -> HttpResponse:
+    """Stream a stored file to whoever holds a valid signed link to it (embedded default)."""
+    expires = request.GET.get("expires", "")
+    verdict = storage.verify(name, expires, request.GET.get("signature", ""))
+    if verdict is storage.Verdict.EXPIRED:
+        return render(request, "gallery/link_error.html", {"expired": True}, status=410)
+    if verdict is not storage.Verdict.VALID or not default_storage.exists(name):
+        return render(request, "gallery/link_error.html", {"expired": False}, status=404)
+    content_type, _ = mimetypes.guess_type(name)
+    response = FileResponse(
+        default_storage.open(name), content_type=content_type or "application/octet-stream"
+    )
+    # Browsers may keep the file exactly as long as the link works, no longer.
+    remaining = max(0, int(expires) - int(timezone.now().timestamp()))
+    patch_cache_control(response, private=True, max_age=remaining)
+    response["Content-Disposition"] = "inline"
+    return response

@@ -1,0 +1,209 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import Image as PILImage
+
+from gallery import services
+from gallery.errors import InvalidImage, InvalidLink, RenditionNotAllowed
+from gallery.models import Image, Rendition
+from tests.gallery import images
+
+pytestmark = pytest.mark.django_db
+
+
+def heights(image: Image) -> list[int | None]:
+    return sorted(
+        (r.thumbnail_height for r in image.renditions.all()), key=lambda h: (h is not None, h)
+    )
+
+
+def test_upload_stores_original_and_the_tiers_thumbnails(premium_user, jpeg_upload, media_files):
+    image = services.image_upload(owner=premium_user, file=jpeg_upload(800, 600))
+    image.refresh_from_db()
+
+    assert image.status == Image.Status.READY
+    assert (image.width, image.height, image.content_type) == (800, 600, "image/jpeg")
+    assert heights(image) == [None, 200, 400]
+    stored = {r.file.name for r in image.renditions.all()}
+    assert stored == set(media_files())
+    for rendition in image.renditions.filter(thumbnail_height__isnull=False):
+        with rendition.file.open("rb") as file, PILImage.open(file) as thumbnail:
+            assert thumbnail.height == rendition.thumbnail_height
+            assert thumbnail.width == round(800 * rendition.thumbnail_height / 600)
+
+
+def test_stored_names_are_generated_not_the_users(basic_user, media_files):
+    upload = SimpleUploadedFile("../../etc/passwd.png", images.png_bytes(50, 50), "image/png")
+    image = services.image_upload(owner=basic_user, file=upload)
+    assert image.name == "passwd.png"
+    assert all("passwd" not in name for name in media_files())
+    assert all(name.startswith(("originals/", "thumbnails/")) for name in media_files())
+
+
+@pytest.mark.parametrize(
+    ("filename", "label"),
+    [
+        ("holiday.jpg", "holiday.jpg"),
+        ("C:\\Users\\me\\cat.png", "cat.png"),
+        ("evil\u202egnp.exe", "evilgnp.exe"),
+        ("name\x00.png", "name.png"),
+        ("", "image"),
+        ("x" * 300 + ".png", "x" * 250 + "….png"),
+    ],
+)
+def test_clean_label(filename, label):
+    assert services.clean_label(filename) == label
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty"),
+        (b"#!/bin/sh\necho hi\n", "PNG"),
+        (images.gif_bytes(), "PNG"),
+    ],
+)
+def test_invalid_upload_leaves_nothing(basic_user, media_files, content, message):
+    with pytest.raises(InvalidImage, match=message):
+        services.image_upload(
+            owner=basic_user, file=SimpleUploadedFile("x.png", content, "image/png")
+        )
+    assert not Image.objects.exists()
+    assert media_files() == []
+
+
+def test_upload_over_the_byte_limit_is_refused(basic_user, settings, media_files):
+    data = images.png_bytes(80, 80)
+    settings.SMALLIMAGE_MAX_UPLOAD_BYTES = len(data) - 1
+    with pytest.raises(InvalidImage, match="larger than the limit"):
+        services.image_upload(owner=basic_user, file=SimpleUploadedFile("a.png", data))
+    settings.SMALLIMAGE_MAX_UPLOAD_BYTES = len(data)
+    services.image_upload(owner=basic_user, file=SimpleUploadedFile("a.png", data))
+    assert Image.objects.count() == 1
+
+
+def test_upload_over_the_pixel_limit_is_refused(basic_user, settings, media_files):
+    settings.SMALLIMAGE_MAX_IMAGE_PIXELS = 100 * 100
+    upload = SimpleUploadedFile("big.png", images.png_bytes(101, 100))
+    with pytest.raises(InvalidImage, match="megapixel"):
+        services.image_upload(owner=basic_user, file=upload)
+    assert media_files() == []
+
+
+def test_database_failure_after_storing_removes_the_file(
+    basic_user, jpeg_upload, media_files, monkeypatch
+):
+    def fail(*args, **kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(Rendition.objects, "create", fail)
+    with pytest.raises(RuntimeError):
+        services.image_upload(owner=basic_user, file=jpeg_upload())
+    assert not Image.objects.exists()
+    assert media_files() == []
+
+
+def test_render_failure_marks_image_failed_and_keeps_no_partial_thumbnails(
+    premium_user, jpeg_upload, media_files, monkeypatch
+):
+    from gallery import pipeline
+
+    def broken_render(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pipeline, "render", broken_render)
+    image = services.image_upload(owner=premium_user, file=jpeg_upload())
+    image.refresh_from_db()
+    assert image.status == Image.Status.FAILED
+    assert heights(image) == [None]
+    assert media_files() == [image.renditions.get().file.name]
+
+
+def test_render_is_idempotent(premium_user, jpeg_upload, media_files):
+    image = services.image_upload(owner=premium_user, file=jpeg_upload())
+    files_before = media_files()
+    assert services.thumbnails_render(image_id=image.pk) == []
+    assert media_files() == files_before
+
+
+def test_tier_gaining_a_height_backfills_missing_thumbnails(
+    basic_user, jpeg_upload, django_capture_on_commit_callbacks
+):
+    image = services.image_upload(owner=basic_user, file=jpeg_upload(900, 900))
+    assert heights(image) == [None, 200]
+    tier = basic_user.tier
+    tier.thumbnail_heights = [200, 300]
+    tier.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.tier_thumbnails_changed(tier=tier)
+    assert heights(image) == [None, 200, 300]
+
+
+def test_user_upgrade_backfills_missing_thumbnails(
+    basic_user, tier, jpeg_upload, django_capture_on_commit_callbacks
+):
+    image = services.image_upload(owner=basic_user, file=jpeg_upload(900, 900))
+    basic_user.tier = tier("Premium")
+    basic_user.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.user_tier_changed(user=basic_user)
+    assert heights(image) == [None, 200, 400]
+
+
+def test_delete_removes_rows_and_every_file(
+    premium_user, jpeg_upload, media_files, django_capture_on_commit_callbacks
+):
+    image = services.image_upload(owner=premium_user, file=jpeg_upload())
+    kept = services.image_upload(owner=premium_user, file=jpeg_upload())
+    assert len(media_files()) == 6
+    with django_capture_on_commit_callbacks(execute=True):
+        services.image_delete(image=image)
+    assert not Image.objects.filter(pk=image.pk).exists()
+    assert not Rendition.objects.filter(image_id=image.pk).exists()
+    assert media_files() == sorted(r.file.name for r in kept.renditions.all())
+
+
+class TestLinkCreate:
+    START = 1_800_000_000
+
+    def test_enterprise_link_expires_exactly(self, enterprise_user, jpeg_upload):
+        image = services.image_upload(owner=enterprise_user, file=jpeg_upload())
+        with time_machine.travel(self.START, tick=False):
+            link = services.link_create(image=image, rendition="400", expires_in=300)
+        assert link.expires_at == datetime.fromtimestamp(self.START + 300, tz=UTC)
+        assert f"expires={self.START + 300}" in link.url
+        assert link.rendition.thumbnail_height == 400
+
+    @pytest.mark.parametrize("seconds", [300, 30000])
+    def test_bounds_are_inclusive(self, enterprise_user, jpeg_upload, seconds):
+        image = services.image_upload(owner=enterprise_user, file=jpeg_upload())
+        assert services.link_create(image=image, rendition="original", expires_in=seconds)
+
+    @pytest.mark.parametrize("seconds", [0, 299, 30001, -5])
+    def test_out_of_range_is_refused(self, enterprise_user, jpeg_upload, seconds):
+        image = services.image_upload(owner=enterprise_user, file=jpeg_upload())
+        with pytest.raises(InvalidLink, match="between 300 and 30000 seconds"):
+            services.link_create(image=image, rendition="200", expires_in=seconds)
+
+    def test_tier_without_expiring_links_is_refused(self, premium_user, jpeg_upload):
+        image = services.image_upload(owner=premium_user, file=jpeg_upload())
+        with pytest.raises(RenditionNotAllowed, match="expiring links"):
+            services.link_create(image=image, rendition="200", expires_in=600)
+
+    def test_rendition_outside_the_tier_is_refused(self, enterprise_user, tier, jpeg_upload):
+        image = services.image_upload(owner=enterprise_user, file=jpeg_upload())
+        custom = tier("Enterprise")
+        custom.thumbnail_heights = [200]
+        custom.can_link_original = False
+        custom.save()
+        image = Image.objects.select_related("owner__tier").get(pk=image.pk)
+        with pytest.raises(RenditionNotAllowed, match="400 px"):
+            services.link_create(image=image, rendition="400", expires_in=600)
+        with pytest.raises(RenditionNotAllowed, match="original"):
+            services.link_create(image=image, rendition="original", expires_in=600)
+        with pytest.raises(RenditionNotAllowed):
+            services.link_create(image=image, rendition="abc", expires_in=600)
