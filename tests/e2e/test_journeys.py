@@ -1,0 +1,173 @@
+"""The journeys a person makes, in a real Chromium against the live app."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from accounts.models import Tier, User
+from gallery.models import Image
+from tests.factories import UserFactory
+from tests.gallery import images
+
+pytestmark = pytest.mark.e2e
+
+
+def file_payload(name: str, data: bytes, mime: str = "image/jpeg") -> dict:
+    return {"name": name, "mimeType": mime, "buffer": data}
+
+
+def drop_files(page: Page, files: list[tuple[str, bytes, str]]) -> None:
+    """Drop files on the drop zone the way a browser does: a drop event carrying a DataTransfer."""
+    payload = [[name, base64.b64encode(data).decode(), mime] for name, data, mime in files]
+    transfer = page.evaluate_handle(
+        """(files) => {
+            const transfer = new DataTransfer();
+            for (const [name, data, type] of files) {
+                const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+                transfer.items.add(new File([bytes], name, { type }));
+            }
+            return transfer;
+        }""",
+        payload,
+    )
+    page.dispatch_event("#dropzone", "dragenter", {"dataTransfer": transfer})
+    page.dispatch_event("#dropzone", "drop", {"dataTransfer": transfer})
+
+
+def clipboard(page: Page) -> str:
+    return page.evaluate("navigator.clipboard.readText()")
+
+
+def test_sign_up_upload_by_chooser_and_drop_then_share(page: Page):
+    page.goto("/accounts/signup/")
+    page.locator("#id_username").fill("newcomer")
+    page.locator("#id_email").fill("newcomer@example.com")
+    page.locator("#id_password1").fill("a quite long passphrase")
+    page.locator("#id_password2").fill("a quite long passphrase")
+    page.get_by_role("button", name="Sign Up").click()
+    expect(page.get_by_role("heading", name="Your images")).to_be_visible()
+    expect(page.locator("#tier-summary")).to_contain_text("Basic plan: thumbnails of 200 px")
+
+    # By the file chooser: two images and one impostor; the impostor fails alone.
+    page.set_input_files(
+        "#upload-input",
+        [
+            file_payload("first.jpg", images.jpeg_bytes(640, 480)),
+            file_payload("notes.png", b"not an image at all", "image/png"),
+            file_payload("second.png", images.png_bytes(300, 500, mode="RGBA"), "image/png"),
+        ],
+    )
+    expect(page.locator(".image-card")).to_have_count(2)
+    expect(page.locator("#upload-queue")).to_contain_text("notes.png: ")
+    expect(page.locator("#upload-queue .is-failed .progress-bar.bg-danger")).to_have_count(1)
+
+    # By drag and drop.
+    drop_files(page, [("dropped.jpg", images.jpeg_bytes(400, 400), "image/jpeg")])
+    expect(page.locator(".image-card")).to_have_count(3)
+    expect(page.locator(".image-card").first).to_contain_text("dropped.jpg")
+    assert Image.objects.filter(owner__username="newcomer").count() == 3
+
+    # Basic sees one size, and its link works for anyone.
+    card = page.locator(".image-card").first
+    expect(card.get_by_role("button", name=re.compile("Copy"))).to_have_text(["Copy 200 px link"])
+    card.get_by_role("button", name="Copy 200 px link").click()
+    expect(card.get_by_role("button", name="Copied!")).to_be_visible()
+    link = clipboard(page)
+    assert "/s/" in link
+    response = page.request.get(link)
+    assert response.status == 200
+    assert response.headers["content-type"] == "image/jpeg"
+
+    # The thumbnail itself shows in the grid.
+    thumbnail = card.locator("img")
+    expect(thumbnail).to_be_visible()
+    assert thumbnail.evaluate("img => img.complete && img.naturalHeight") == 200
+
+
+def test_upload_without_javascript(new_context, sign_in):
+    user = UserFactory()
+    page = sign_in(new_context(java_script_enabled=False).new_page(), user)
+    page.set_input_files("#upload-input", [file_payload("plain.jpg", images.jpeg_bytes())])
+    page.get_by_role("button", name="Upload").click()
+    expect(page.get_by_role("alert")).to_contain_text("Uploaded plain.jpg.")
+    expect(page.locator(".image-card")).to_have_count(1)
+
+
+def test_enterprise_makes_an_expiring_link(page: Page, sign_in):
+    user = UserFactory(tier=Tier.objects.get(name="Enterprise"))
+    sign_in(page, user)
+    page.set_input_files("#upload-input", [file_payload("a.jpg", images.jpeg_bytes(800, 600))])
+    card = page.locator(".image-card")
+    expect(card).to_have_count(1)
+    expect(card.get_by_role("button", name=re.compile("Copy"))).to_have_text(
+        ["Copy 200 px link", "Copy 400 px link", "Copy Original link"]
+    )
+
+    card.get_by_text("Expiring link…").click()
+    card.get_by_label("Seconds").fill("100")
+    card.get_by_role("button", name="Create").click()
+    expect(card).to_contain_text("greater than or equal to 300")
+
+    card.get_by_label("Size").select_option("400")
+    card.get_by_label("Seconds").fill("600")
+    card.get_by_role("button", name="Create").click()
+    output = card.locator("[data-link-output]")
+    expect(output).to_have_value(re.compile(r"/files/thumbnails/.+expires="))
+    expect(card.get_by_role("button", name="Copied!")).to_be_visible()
+    link = clipboard(page)
+    assert link == output.input_value()
+    response = page.request.get(link)
+    assert response.status == 200
+    assert "max-age=" in response.headers["cache-control"]
+
+
+def test_delete_with_confirmation(page: Page, sign_in):
+    user = UserFactory()
+    sign_in(page, user)
+    page.set_input_files("#upload-input", [file_payload("bye.jpg", images.jpeg_bytes())])
+    card = page.locator(".image-card")
+    expect(card).to_have_count(1)
+
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    card.get_by_role("link", name="Delete").click()
+    expect(card).to_have_count(1)
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    card.get_by_role("link", name="Delete").click()
+    expect(card).to_have_count(0)
+    expect(page.get_by_text("No images yet")).to_be_visible()
+    assert not Image.objects.filter(owner=user).exists()
+
+
+def test_admin_changes_a_users_tier(new_context, sign_in):
+    user = UserFactory(username="customer")
+    admin = UserFactory(username="boss", is_staff=True, is_superuser=True)
+    page = sign_in(new_context().new_page(), user)
+    page.set_input_files("#upload-input", [file_payload("a.jpg", images.jpeg_bytes(900, 900))])
+    card = page.locator(".image-card")
+    expect(card.get_by_role("button", name=re.compile("Copy"))).to_have_text(["Copy 200 px link"])
+
+    admin_page = sign_in(new_context().new_page(), admin)
+    admin_page.goto(f"/admin/accounts/user/{user.pk}/change/")
+    admin_page.get_by_label("Tier").select_option(label="Premium")
+    admin_page.get_by_role("button", name="Save", exact=True).click()
+    expect(admin_page.locator(".messagelist")).to_contain_text("was changed successfully")
+    assert User.objects.get(pk=user.pk).tier.name == "Premium"
+
+    page.reload()
+    expect(card.get_by_role("button", name=re.compile("Copy"))).to_have_text(
+        ["Copy 200 px link", "Copy 400 px link", "Copy Original link"]
+    )
+    card.get_by_role("button", name="Copy 400 px link").click()
+    response = page.request.get(clipboard(page))
+    assert response.status == 200
+
+    admin_page.goto(f"/admin/accounts/user/{user.pk}/change/")
+    admin_page.get_by_label("Tier").select_option(label="Basic")
+    admin_page.get_by_role("button", name="Save", exact=True).click()
+    page.reload()
+    expect(card.get_by_role("button", name=re.compile("Copy"))).to_have_text(["Copy 200 px link"])
