@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from allauth.account import forms as allauth_forms
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -36,3 +37,9 @@ class TierAdminForm(forms.ModelForm):
     class Meta:
         model = Tier
         fields = ["name", "thumbnail_heights", "can_link_original", "can_make_expiring_links"]
+
+
+class LoginForm(allauth_forms.LoginForm):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["login"].label = "Username or email"

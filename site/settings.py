@@ -187,6 +187,7 @@ ACCOUNT_EMAIL_VERIFICATION = env_str("SMALLIMAGE_EMAIL_VERIFICATION", "optional"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm"}
 SMALLIMAGE_SIGNUP_OPEN = env_bool("SMALLIMAGE_SIGNUP_OPEN", True)
 
 # SmallImage itself.

@@ -80,7 +80,7 @@ def sign_in() -> Callable[[Page, User], Page]:
 
     def signed_in(page: Page, user: User) -> Page:
         page.goto("/accounts/login/")
-        page.locator("#id_login").fill(user.username)
+        page.get_by_label("Username or email").fill(user.username)
         page.locator("#id_password").fill(PASSWORD)
         page.get_by_role("button", name="Sign In").click()
         page.wait_for_url("**/")

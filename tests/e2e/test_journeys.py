@@ -171,3 +171,35 @@ def test_admin_changes_a_users_tier(new_context, sign_in):
     admin_page.get_by_role("button", name="Save", exact=True).click()
     page.reload()
     expect(card.get_by_role("button", name=re.compile("Copy"))).to_have_text(["Copy 200 px link"])
+
+
+def test_keyboard_opens_the_file_chooser_and_paste_uploads(page: Page, sign_in):
+    user = UserFactory()
+    sign_in(page, user)
+
+    # The drop zone is the label of a real file input: Tab reaches it, Space opens it.
+    page.locator("body").focus()
+    for _ in range(20):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "upload-input":
+            break
+    assert page.evaluate("document.activeElement.id") == "upload-input"
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Space")
+    chooser.value.set_files([file_payload("chosen.jpg", images.jpeg_bytes())])
+    expect(page.locator(".image-card")).to_have_count(1)
+
+    # An image pasted anywhere on the page is uploaded too.
+    data = base64.b64encode(images.png_bytes(120, 90)).decode()
+    page.evaluate(
+        """(data) => {
+            const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], "image.png", { type: "image/png" }));
+            document.dispatchEvent(new ClipboardEvent("paste", { clipboardData: transfer }));
+        }""",
+        data,
+    )
+    expect(page.locator(".image-card")).to_have_count(2)
+    expect(page.locator(".image-card").first).to_contain_text("image.png")
+    expect(page.locator(".image-card").first).to_contain_text("120 × 90")
