@@ -52,6 +52,9 @@ class UserAdmin(DjangoUserAdmin):
         ),
     ]
 
+    def get_changeform_initial_data(self, request) -> dict:
+        return {"tier": Tier.objects.default(), **super().get_changeform_initial_data(request)}
+
     def save_model(self, request, obj: User, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if change and "tier" in form.changed_data:

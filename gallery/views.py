@@ -130,10 +130,11 @@ def link_create(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     card = _card(request, _owned_image(request, public_id))
     form = _link_form(card, request.POST)
     link = None
+    refusal = None
     status = 200
     if form is None:
         status = 403
-        messages.error(request, "Your plan does not include expiring links.")
+        refusal = "Your plan does not include expiring links."
     elif not form.is_valid():
         status = 400
     else:
@@ -149,6 +150,7 @@ def link_create(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     context = {
         "card": card,
         "link_form": form,
+        "refusal": refusal,
         "link": link,
         "link_url": request.build_absolute_uri(link.url) if link else None,
     }

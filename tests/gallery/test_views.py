@@ -266,13 +266,17 @@ class TestLinks:
         assert response.status_code == 400
         assert message in response.content.decode()
 
-    def test_tier_without_expiring_links_is_forbidden(self, premium_user, login, upload):
+    @pytest.mark.parametrize("headers", [{}, HTMX])
+    def test_tier_without_expiring_links_is_forbidden(self, premium_user, login, upload, headers):
         image = upload(premium_user)
         response = login(premium_user).post(
             reverse("gallery:link_create", args=[image.public_id]),
             {"rendition": "200", "expires_in": "600"},
+            **headers,
         )
         assert response.status_code == 403
+        assert "Your plan does not include expiring links." in response.content.decode()
+        assert "data-link-output" not in response.content.decode()  # no link handed out
 
     def test_plain_form_shows_the_link_on_the_detail_page(self, enterprise_user, login, upload):
         image = upload(enterprise_user)

@@ -46,10 +46,14 @@ class Command(BaseCommand):
                 user.set_password(password)
                 user.save(update_fields=["password"])
             else:
-                password = "(unchanged; --reset-passwords prints a new one)"
+                password = "(unchanged)"
             rows.append((username, tier_name + (", admin" if is_superuser else ""), password))
 
         self.stdout.write("\nDemo accounts (sign in at http://127.0.0.1:8000/):")
         for username, plan, password in rows:
             self.stdout.write(f"  {username:<11} {plan:<19} {password}")
+        if any(password == "(unchanged)" for *_, password in rows):
+            self.stdout.write(
+                "New passwords: .venv/bin/python manage.py demo_accounts --reset-passwords"
+            )
         self.stdout.write("")
