@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from allauth.account.models import EmailAddress
+from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from accounts.models import Tier, User
@@ -16,7 +18,10 @@ def user_create(
     is_staff: bool = False,
     is_superuser: bool = False,
 ) -> User:
-    """An account on `tier` (the default tier if None) whose email counts as verified."""
+    """An account on `tier` (the default tier if None) whose email counts as verified.
+
+    Raises ValidationError keyed by field: username taken, email taken, weak password.
+    """
     user = User(
         username=username,
         email=email,
@@ -24,9 +29,37 @@ def user_create(
         is_staff=is_staff or is_superuser,
         is_superuser=is_superuser,
     )
+    errors: dict[str, list[str]] = {}
+    try:
+        user.full_clean(exclude=["password"])
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    if email and EmailAddress.objects.filter(email__iexact=email).exists():
+        errors.setdefault("email", []).append("A user with this email address already exists.")
+    try:
+        password_validation.validate_password(password, user)
+    except ValidationError as error:
+        errors["password"] = error.messages
+    if errors:
+        raise ValidationError(errors)
     user.set_password(password)
-    user.full_clean()
     user.save()
     if email:
         EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
     return user
+
+
+def password_change(*, user: User, current_password: str, new_password: str) -> None:
+    """Change the user's own password; the current one must be given.
+
+    Raises ValidationError keyed by field when the current password is wrong
+    or the new one too weak.
+    """
+    if not user.check_password(current_password):
+        raise ValidationError({"current_password": ["Your current password is not correct."]})
+    try:
+        password_validation.validate_password(new_password, user)
+    except ValidationError as error:
+        raise ValidationError({"new_password": error.messages}) from None
+    user.set_password(new_password)
+    user.save(update_fields=["password"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -71,8 +72,12 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_tasks",
+    "rest_framework",
+    "knox",
+    "drf_spectacular",
     "accounts",
     "gallery",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -175,6 +180,47 @@ TASKS = {
             "SMALLIMAGE_TASK_BACKEND", "django_tasks.backends.immediate.ImmediateBackend"
         ),
     }
+}
+
+# The token API (api/): knox tokens for programs, the browser session (with
+# CSRF) for the docs page and scripts run from a signed-in browser.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "login": env_str("SMALLIMAGE_THROTTLE_LOGIN", "10/minute"),
+        "upload": env_str("SMALLIMAGE_THROTTLE_UPLOAD", "120/minute"),
+        "links": env_str("SMALLIMAGE_THROTTLE_LINKS", "300/minute"),
+    },
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env_int("SMALLIMAGE_TOKEN_TTL_HOURS", 24 * 7)),
+    "TOKEN_LIMIT_PER_USER": env_int("SMALLIMAGE_TOKEN_LIMIT_PER_USER", 20),
+    "AUTO_REFRESH": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SmallImage API",
+    "DESCRIPTION": (
+        "Upload images, list them with the links your tier allows, and make expiring links. "
+        "Authenticate with `Authorization: Token <token>` from `POST /api/v1/auth/login/`."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Served from static/vendor, never from a CDN.
+    "SWAGGER_UI_DIST": f"/{STATIC_URL}vendor/swagger-ui",
+    "SWAGGER_UI_FAVICON_HREF": f"/{STATIC_URL}vendor/swagger-ui/favicon-32x32.png",
 }
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"

@@ -7,5 +7,6 @@ admin.site.site_title = "SmallImage admin"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
+    path("api/", include("api.urls")),
     path("", include("gallery.urls")),
 ]

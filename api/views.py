@@ -1,0 +1,201 @@
+"""The token API: the browser's abilities for programs, through the same services."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from knox.models import AuthToken
+from knox.views import LoginView as KnoxLoginView
+from knox.views import LogoutAllView as KnoxLogoutAllView
+from knox.views import LogoutView as KnoxLogoutView
+from rest_framework import status
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny, IsAdminUser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from accounts import services as account_services
+from api import serializers as api
+from gallery import selectors, services
+from gallery.errors import InvalidImage, InvalidLink, RenditionNotAllowed
+from gallery.models import Image
+from gallery.presenters import ImageCard, image_cards
+
+NO_CONTENT = {204: OpenApiResponse(description="Done.")}
+
+
+def _card(request: Request, image: Image) -> ImageCard:
+    return image_cards([image], absolute_url=request.build_absolute_uri)[0]
+
+
+def _owned_image(request: Request, public_id: str) -> Image:
+    """The caller's image; another user's answers exactly like a missing one."""
+    try:
+        return selectors.image_get(owner=request.user, public_id=public_id)
+    except Image.DoesNotExist:
+        raise Http404 from None
+
+
+class LoginView(KnoxLoginView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "login"
+
+    def get_user_serializer_class(self):
+        return api.UserSerializer
+
+    @extend_schema(
+        request=api.LoginSerializer,
+        responses={200: api.TokenSerializer},
+        summary="Sign in with username or email and password; get a token",
+    )
+    def post(self, request: Request, format=None) -> Response:
+        credentials = api.LoginSerializer(data=request.data, context={"request": request})
+        credentials.is_valid(raise_exception=True)
+        request.user = credentials.validated_data["user"]
+        return super().post(request, format=format)
+
+
+@extend_schema(request=None, responses=NO_CONTENT, summary="Revoke the token of this request")
+class LogoutView(KnoxLogoutView):
+    pass
+
+
+@extend_schema(request=None, responses=NO_CONTENT, summary="Revoke every token of the user")
+class LogoutAllView(KnoxLogoutAllView):
+    pass
+
+
+class MeView(APIView):
+    @extend_schema(responses=api.UserSerializer, summary="Your profile and what your tier allows")
+    def get(self, request: Request) -> Response:
+        return Response(api.UserSerializer(request.user).data)
+
+
+class PasswordChangeView(APIView):
+    @extend_schema(
+        request=api.PasswordChangeSerializer,
+        responses=NO_CONTENT,
+        summary="Change your own password (other tokens are revoked)",
+    )
+    def post(self, request: Request) -> Response:
+        data = api.PasswordChangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            account_services.password_change(user=request.user, **data.validated_data)
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from None
+        # A changed password ends every other token; this one keeps working.
+        others = AuthToken.objects.filter(user=request.user)
+        if isinstance(request.auth, AuthToken):
+            others = others.exclude(digest=request.auth.digest)
+        others.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ImagePagination(PageNumberPagination):
+    page_size = 24
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class ImageListView(GenericAPIView):
+    pagination_class = ImagePagination
+    serializer_class = api.ImageSerializer
+    throttle_classes = [ScopedRateThrottle]
+
+    @property
+    def throttle_scope(self) -> str | None:
+        return "upload" if self.request.method == "POST" else None
+
+    def get_queryset(self):
+        return selectors.image_list(owner=self.request.user)
+
+    @extend_schema(
+        operation_id="v1_images_list",
+        responses=api.ImageSerializer(many=True),
+        summary="Your images, newest first, with the links your tier allows",
+    )
+    def get(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        cards = image_cards(page, absolute_url=request.build_absolute_uri)
+        return self.get_paginated_response(api.ImageSerializer(cards, many=True).data)
+
+    @extend_schema(
+        request={"multipart/form-data": api.ImageUploadSerializer},
+        responses={201: api.ImageSerializer},
+        summary="Upload one PNG or JPEG image",
+    )
+    def post(self, request: Request) -> Response:
+        files = request.FILES.getlist("file")
+        if len(files) != 1:
+            message = 'Send exactly one file, in the multipart field "file".'
+            raise ValidationError({"file": [message]})
+        try:
+            image = services.image_upload(owner=request.user, file=files[0])
+        except InvalidImage as error:
+            raise ValidationError({"file": [str(error)]}) from None
+        card = _card(request, selectors.image_get(owner=request.user, public_id=image.public_id))
+        return Response(api.ImageSerializer(card).data, status=status.HTTP_201_CREATED)
+
+
+class ImageDetailView(APIView):
+    @extend_schema(responses=api.ImageSerializer, summary="One of your images")
+    def get(self, request: Request, public_id: str) -> Response:
+        return Response(api.ImageSerializer(_card(request, _owned_image(request, public_id))).data)
+
+    @extend_schema(responses=NO_CONTENT, summary="Delete an image, its thumbnails and links")
+    def delete(self, request: Request, public_id: str) -> Response:
+        services.image_delete(image=_owned_image(request, public_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LinkCreateView(APIView):
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "links"
+
+    @extend_schema(
+        request=api.LinkCreateSerializer,
+        responses={
+            201: api.LinkSerializer,
+            403: OpenApiResponse(description="Your tier cannot make this link."),
+        },
+        summary="Make a link to one rendition that expires after the given seconds",
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        image = _owned_image(request, public_id)
+        data = api.LinkCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            link = services.link_create(image=image, **data.validated_data)
+        except RenditionNotAllowed as error:
+            raise PermissionDenied(str(error)) from None
+        except InvalidLink as error:
+            raise ValidationError({"expires_in": [str(error)]}) from None
+        body = api.LinkSerializer(link).data
+        body["url"] = request.build_absolute_uri(link.url)
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class UserCreateView(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        request=api.UserCreateSerializer,
+        responses={201: api.UserSerializer},
+        summary="Create a user on a given tier (staff only)",
+    )
+    def post(self, request: Request) -> Response:
+        data = api.UserCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            user = account_services.user_create(**data.validated_data)
+        except DjangoValidationError as error:
+            raise ValidationError(error.message_dict) from None
+        return Response(api.UserSerializer(user).data, status=status.HTTP_201_CREATED)
