@@ -14,6 +14,12 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Production-strength hashing makes every sign-in slow; tests only need it to work."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _private_media(settings, tmp_path):
     """Each test stores files in its own media folder, and needs no collected static files."""
     settings.MEDIA_ROOT = tmp_path / "media"
