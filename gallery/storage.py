@@ -1,14 +1,16 @@
 """Private file storage whose URLs are signed and expire.
 
 Every backend SmallImage uses answers ``storage.url(name, expire=seconds)``
-with a link that works for exactly that long: here, a link signed by Django
-and streamed by ``gallery.views.file_serve``; in production, S3 or CloudFront
-signed URLs from django-storages. Views never know which.
+with a link that works for exactly that long: in the embedded default, a link
+signed by Django and streamed by ``gallery.views.file_serve``; in production,
+CloudFront or S3 signed URLs (``PrivateS3Storage``). Views never know which.
 """
 
 from __future__ import annotations
 
 import enum
+import os
+from pathlib import Path
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -17,6 +19,8 @@ from django.core.files.storage import FileSystemStorage
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from storages.backends.s3 import S3Storage
+from storages.utils import clean_name
 
 _signer = signing.Signer(salt="gallery.storage.files")
 
@@ -61,3 +65,64 @@ class SignedFileSystemStorage(FileSystemStorage):
         expires = expiry_timestamp(expire)
         query = urlencode({"expires": expires, "signature": _signature(name, expires)})
         return f"{reverse('gallery:file', kwargs={'name': name})}?{query}"
+
+    def health_check(self) -> None:
+        """Raise unless files can be stored here."""
+        location = Path(self.location)
+        location.mkdir(parents=True, exist_ok=True)
+        if not os.access(location, os.W_OK | os.X_OK):
+            raise PermissionError(f"Cannot write to {location}")
+
+
+# S3 refuses presigned URLs that claim to live longer than a week.
+S3_MAX_PRESIGN_SECONDS = 7 * 24 * 60 * 60
+
+
+class PrivateS3Storage(S3Storage):
+    """A private S3 bucket whose URLs are CloudFront signed URLs, or S3 presigned ones.
+
+    With a CloudFront domain (``custom_domain``) and key pair configured, every
+    URL is a CloudFront signed URL (canned policy) valid for exactly ``expire``
+    seconds. Otherwise it is an S3 presigned URL, never longer than S3 allows,
+    signed for ``public_endpoint_url`` when browsers reach the bucket by another
+    address than the app does (MinIO inside docker compose).
+    """
+
+    def get_default_settings(self) -> dict:
+        return {
+            **super().get_default_settings(),
+            "default_acl": None,  # objects inherit the private bucket's policy
+            "file_overwrite": False,  # a key, once written, is never replaced
+            "querystring_auth": True,
+            "public_endpoint_url": None,
+        }
+
+    def url(self, name: str, expire: int | None = None, **kwargs) -> str:
+        if expire is None:
+            expire = settings.SMALLIMAGE_DISPLAY_URL_SECONDS
+        if self.custom_domain and self.cloudfront_signer:
+            return super().url(name, expire=expire, **kwargs)
+        return self._signing_client().generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket_name, "Key": self._normalize_name(clean_name(name))},
+            ExpiresIn=min(expire, S3_MAX_PRESIGN_SECONDS),
+        )
+
+    def health_check(self) -> None:
+        """Raise unless the bucket exists and these credentials reach it."""
+        self.connection.meta.client.head_bucket(Bucket=self.bucket_name)
+
+    def _signing_client(self):
+        """A client that signs for the address browsers use; signing needs no network."""
+        if not self.public_endpoint_url:
+            return self.connection.meta.client
+        client = getattr(self._connections, "signing_client", None)
+        if client is None:
+            client = self._create_session().client(
+                "s3",
+                region_name=self.region_name,
+                endpoint_url=self.public_endpoint_url,
+                config=self.client_config,
+            )
+            self._connections.signing_client = client
+        return client

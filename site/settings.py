@@ -11,6 +11,7 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -72,6 +73,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_tasks",
+    "django_tasks_db",
     "rest_framework",
     "knox",
     "drf_spectacular",
@@ -112,8 +114,39 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": {
+
+def _database_from_environment() -> dict:
+    """PostgreSQL from DATABASE_URL or POSTGRES_*; otherwise the embedded SQLite file."""
+    url = env_str("DATABASE_URL")
+    if url:
+        parts = urlsplit(url)
+        if parts.scheme not in {"postgres", "postgresql"}:
+            raise ValueError(f"DATABASE_URL must be a postgres:// URL, not {parts.scheme}://")
+        query = dict(parse_qsl(parts.query))
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")),
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            # A socket directory may be given as ?host=/path (libpq's convention).
+            "HOST": query.pop("host", unquote(parts.hostname or "")),
+            "PORT": str(parts.port or query.pop("port", "")),
+            "OPTIONS": query,
+            "CONN_MAX_AGE": env_int("DJANGO_CONN_MAX_AGE", 60),
+            "CONN_HEALTH_CHECKS": True,
+        }
+    if env_str("POSTGRES_DB"):
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": env_str("POSTGRES_DB"),
+            "USER": env_str("POSTGRES_USER", "postgres"),
+            "PASSWORD": env_str("POSTGRES_PASSWORD"),
+            "HOST": env_str("POSTGRES_HOST", "localhost"),
+            "PORT": env_str("POSTGRES_PORT", "5432"),
+            "CONN_MAX_AGE": env_int("DJANGO_CONN_MAX_AGE", 60),
+            "CONN_HEALTH_CHECKS": True,
+        }
+    return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": VAR_DIR / "db.sqlite3",
         # IMMEDIATE avoids "database is locked" when two requests upgrade a
@@ -127,7 +160,9 @@ DATABASES = {
         # then wait for each other as they do in the running app.
         "TEST": {"NAME": VAR_DIR / "test-db.sqlite3"},
     }
-}
+
+
+DATABASES = {"default": _database_from_environment()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -157,11 +192,43 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # through storage.url(name, expire=seconds), which here is a link signed by
 # Django and streamed by gallery.views.file_serve.
 MEDIA_ROOT = Path(env_str("SMALLIMAGE_MEDIA_ROOT", str(VAR_DIR / "media")))
-STORAGES = {
-    "default": {
+
+
+def _cloudfront_key() -> str | None:
+    """The CloudFront private key (PEM), given inline or as a file path."""
+    if path := env_str("AWS_CLOUDFRONT_KEY_FILE"):
+        return Path(path).read_text()
+    # Inline keys often arrive with their newlines escaped.
+    return env_str("AWS_CLOUDFRONT_KEY").replace("\\n", "\n") or None
+
+
+if env_str("AWS_STORAGE_BUCKET_NAME"):
+    # Production: a private bucket; links are S3 presigned URLs, or CloudFront
+    # signed URLs when a CloudFront domain and key pair are configured.
+    DEFAULT_STORAGE = {
+        "BACKEND": "gallery.storage.PrivateS3Storage",
+        "OPTIONS": {
+            "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME"),
+            "access_key": env_str("AWS_ACCESS_KEY_ID") or None,
+            "secret_key": env_str("AWS_SECRET_ACCESS_KEY") or None,
+            "region_name": env_str("AWS_S3_REGION_NAME") or None,
+            "endpoint_url": env_str("AWS_S3_ENDPOINT_URL") or None,
+            "public_endpoint_url": env_str("AWS_S3_PUBLIC_ENDPOINT_URL") or None,
+            "addressing_style": env_str("AWS_S3_ADDRESSING_STYLE") or None,
+            "signature_version": env_str("AWS_S3_SIGNATURE_VERSION", "s3v4"),
+            "custom_domain": env_str("AWS_S3_CUSTOM_DOMAIN") or None,
+            "cloudfront_key_id": env_str("AWS_CLOUDFRONT_KEY_ID") or None,
+            "cloudfront_key": _cloudfront_key(),
+        },
+    }
+else:
+    DEFAULT_STORAGE = {
         "BACKEND": "gallery.storage.SignedFileSystemStorage",
         "OPTIONS": {"location": MEDIA_ROOT},
-    },
+    }
+
+STORAGES = {
+    "default": DEFAULT_STORAGE,
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -174,13 +241,13 @@ STORAGES = {
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "SmallImage <noreply@localhost>")
 
-TASKS = {
-    "default": {
-        "BACKEND": env_str(
-            "SMALLIMAGE_TASK_BACKEND", "django_tasks.backends.immediate.ImmediateBackend"
-        ),
-    }
+# Thumbnails render through Django's Tasks API: at once, in the request, by
+# default; "database" queues them for `manage.py db_worker` (production).
+TASK_BACKENDS = {
+    "immediate": "django_tasks.backends.immediate.ImmediateBackend",
+    "database": "django_tasks_db.DatabaseBackend",
 }
+TASKS = {"default": {"BACKEND": TASK_BACKENDS[env_str("SMALLIMAGE_TASKS", "immediate")]}}
 
 # The token API (api/): knox tokens for programs, the browser session (with
 # CSRF) for the docs page and scripts run from a signed-in browser.
@@ -256,6 +323,21 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1000 * 1000
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# Behind HTTPS (production): secure cookies, redirects and HSTS. Off for the
+# embedded default, which serves plain HTTP on 127.0.0.1.
+HTTPS = env_bool("DJANGO_HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS and env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 60 * 60 * 24 * 365) if HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
+SECURE_HSTS_PRELOAD = HTTPS
+if env_bool("DJANGO_BEHIND_PROXY", False):
+    # The proxy in front terminates TLS and says so in this header.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+# /healthz answers plain HTTP probes from inside the container network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 LOGGING = {
     "version": 1,
