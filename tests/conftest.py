@@ -1,6 +1,10 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -47,25 +51,33 @@ def media_files(settings) -> Callable[[], list[str]]:
 
 
 @pytest.fixture
-def tier(db) -> Callable[[str], Tier]:
+def builtin_tiers(db) -> None:
+    """The tiers the data migration makes, back after a transactional test's flush removed them."""
+    migration = importlib.import_module("accounts.migrations.0002_builtin_tiers")
+    for fields in migration.BUILTIN_TIERS:
+        Tier.objects.get_or_create(name=fields["name"], defaults=fields)
+
+
+@pytest.fixture
+def tier(builtin_tiers) -> Callable[[str], Tier]:
     """A function returning a built-in tier by name."""
     return lambda name: Tier.objects.get(name=name)
 
 
 @pytest.fixture
-def basic_user(db) -> User:
+def basic_user(builtin_tiers) -> User:
     """A user on the Basic tier."""
     return UserFactory(tier=Tier.objects.get(name="Basic"))
 
 
 @pytest.fixture
-def premium_user(db) -> User:
+def premium_user(builtin_tiers) -> User:
     """A user on the Premium tier."""
     return UserFactory(tier=Tier.objects.get(name="Premium"))
 
 
 @pytest.fixture
-def enterprise_user(db) -> User:
+def enterprise_user(builtin_tiers) -> User:
     """A user on the Enterprise tier."""
     return UserFactory(tier=Tier.objects.get(name="Enterprise"))
 
@@ -100,3 +112,61 @@ def png_upload() -> Callable[..., SimpleUploadedFile]:
         return SimpleUploadedFile(name, images.png_bytes(width, height, mode="RGBA"), "image/png")
 
     return make
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A real S3-compatible server (moto) on loopback, for the whole session; its URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@dataclass(frozen=True)
+class S3:
+    """The bucket a test stores into, and a boto3 client to look inside it."""
+
+    bucket: str
+    client: Any
+    endpoint_url: str
+
+    def keys(self) -> list[str]:
+        listing = self.client.list_objects_v2(Bucket=self.bucket)
+        return sorted(item["Key"] for item in listing.get("Contents", []))
+
+    def read(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+
+@pytest.fixture
+def s3(s3_server, settings, monkeypatch) -> S3:
+    """Files go to a fresh private bucket on the moto server, through PrivateS3Storage."""
+    import boto3
+
+    for name, value in [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ]:
+        monkeypatch.setenv(name, value)
+    bucket = f"smallimage-{uuid.uuid4().hex[:12]}"
+    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+    client.create_bucket(Bucket=bucket)
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "gallery.storage.PrivateS3Storage",
+            "OPTIONS": {
+                "bucket_name": bucket,
+                "endpoint_url": s3_server,
+                "region_name": "us-east-1",
+                "addressing_style": "path",
+                "signature_version": "s3v4",
+            },
+        },
+    }
+    return S3(bucket=bucket, client=client, endpoint_url=s3_server)
