@@ -164,6 +164,16 @@ def image_mark_failed(*, image_id: int) -> None:
     Image.objects.filter(pk=image_id).update(status=Image.Status.FAILED)
 
 
+def image_retry(*, image: Image) -> Image:
+    """Queue another render of an image whose thumbnails could not be made."""
+    if image.status != Image.Status.FAILED:
+        return image
+    Image.objects.filter(pk=image.pk).update(status=Image.Status.PROCESSING)
+    image.status = Image.Status.PROCESSING
+    tasks.render_thumbnails.enqueue(image_id=image.pk)
+    return image
+
+
 def thumbnails_backfill(*, owners: Iterable[User]) -> int:
     """Queue a render for every image of these owners that lacks a height its tier wants."""
     queued = 0

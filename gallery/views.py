@@ -104,6 +104,25 @@ def image_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     return render(request, "gallery/image_detail.html", context)
 
 
+@require_GET
+@login_required
+def image_card(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    """One card, as the grid shows it: what a processing card polls for."""
+    context = {"card": _card(request, _owned_image(request, public_id))}
+    return render(request, "gallery/image_list.html#card", context)
+
+
+@require_POST
+@login_required
+def image_retry(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
+    image = services.image_retry(image=_owned_image(request, public_id))
+    if request.htmx:
+        card = _card(request, _owned_image(request, image.public_id))
+        return render(request, "gallery/image_list.html#card", {"card": card})
+    messages.info(request, f"Making the thumbnails of {image.name} again.")
+    return redirect("gallery:image_list")
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
 def image_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:

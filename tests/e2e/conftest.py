@@ -1,18 +1,13 @@
 from __future__ import annotations
 
-import importlib
 import os
 from collections.abc import Callable, Iterator
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from accounts.models import Tier, User
+from accounts.models import User
 from tests.conftest import PASSWORD
-
-# Playwright's sync API keeps an event loop in the test thread; the ORM calls
-# the tests make there are plain synchronous ones.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -37,18 +32,16 @@ def pytest_collection_modifyitems(items) -> None:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     """Debian's Chromium, headless, for the whole session."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def builtin_tiers(transactional_db) -> None:
-    """The tiers the data migration makes, which a transactional test's flush removes."""
-    migration = importlib.import_module("accounts.migrations.0002_builtin_tiers")
-    for fields in migration.BUILTIN_TIERS:
-        Tier.objects.get_or_create(name=fields["name"], defaults=fields)
+    # Playwright's sync API keeps an event loop in the test thread; the ORM
+    # calls the tests make there are plain synchronous ones.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture

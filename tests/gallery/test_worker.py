@@ -1,0 +1,133 @@
+"""Rendering in the background: the database task backend and `manage.py db_worker`."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.urls import reverse
+
+from gallery import pipeline, services
+from gallery.models import Image, Rendition
+from tests.factories import UserFactory
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def queued_tasks(settings):
+    """Tasks go to the database queue, as in production, until a worker runs them."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
+
+def run_worker() -> None:
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+
+
+def thumbnail_heights(image: Image) -> list[int]:
+    return sorted(
+        r.thumbnail_height
+        for r in Rendition.objects.filter(image=image, thumbnail_height__isnull=False)
+    )
+
+
+# The worker closes its database connections between tasks, as in production,
+# so these tests commit for real instead of running inside a test transaction.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("queued_tasks")]
+
+
+def test_upload_answers_at_once_and_the_card_polls_until_ready(premium_user, login, jpeg_upload):
+    client = login(premium_user)
+    response = client.post(reverse("gallery:image_upload"), {"files": jpeg_upload()}, **HTMX)
+    assert response.status_code == 201
+    image = Image.objects.get()
+    assert image.status == Image.Status.PROCESSING
+    assert thumbnail_heights(image) == []
+    card_url = reverse("gallery:image_card", args=[image.public_id])
+    assert f'hx-get="{card_url}"' in response.content.decode()
+    assert "Making thumbnails" in response.content.decode()
+
+    run_worker()
+
+    image.refresh_from_db()
+    assert image.status == Image.Status.READY
+    assert thumbnail_heights(image) == [200, 400]
+    card = client.get(card_url, **HTMX).content.decode()
+    assert "hx-trigger" not in card  # polling stops
+    assert "Making thumbnails" not in card
+    assert "<img" in card
+
+
+def test_failed_render_shows_an_error_and_can_be_retried(
+    basic_user, login, jpeg_upload, monkeypatch, media_files
+):
+    image = services.image_upload(owner=basic_user, file=jpeg_upload())
+    real_render = pipeline.render
+
+    def broken(*args, **kwargs):
+        raise OSError("storage went away")
+
+    monkeypatch.setattr(pipeline, "render", broken)
+    run_worker()
+    image.refresh_from_db()
+    assert image.status == Image.Status.FAILED
+    client = login(basic_user)
+    card = client.get(reverse("gallery:image_card", args=[image.public_id])).content.decode()
+    assert "could not be made" in card and "Retry" in card
+    assert len(media_files()) == 1  # the original only: no partial thumbnails
+
+    monkeypatch.setattr(pipeline, "render", real_render)
+    response = client.post(reverse("gallery:image_retry", args=[image.public_id]), **HTMX)
+    assert response.status_code == 200
+    assert "Making thumbnails" in response.content.decode()
+    run_worker()
+    image.refresh_from_db()
+    assert image.status == Image.Status.READY
+    assert thumbnail_heights(image) == [200]
+
+
+def test_retry_of_another_users_image_is_not_found(basic_user, login, jpeg_upload):
+    other = services.image_upload(owner=UserFactory(), file=jpeg_upload())
+    response = login(basic_user).post(reverse("gallery:image_retry", args=[other.public_id]))
+    assert response.status_code == 404
+
+
+def test_tier_backfill_runs_in_the_worker(basic_user, jpeg_upload):
+    image = services.image_upload(owner=basic_user, file=jpeg_upload(900, 900))
+    run_worker()
+    assert thumbnail_heights(image) == [200]
+    tier = basic_user.tier
+    tier.thumbnail_heights = [200, 300, 500]
+    tier.save()
+    services.tier_thumbnails_changed(tier=tier)  # outside a transaction: queued at once
+    assert thumbnail_heights(image) == [200]  # queued, not run
+    run_worker()
+    assert thumbnail_heights(image) == [200, 300, 500]
+
+
+def test_two_workers_on_one_image_make_one_set_of_thumbnails(
+    premium_user, jpeg_upload, media_files
+):
+    image = services.image_upload(owner=premium_user, file=jpeg_upload(2000, 1500))
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def render() -> None:
+        try:
+            start.wait()
+            services.thumbnails_render(image_id=image.pk)
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=render) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert thumbnail_heights(image) == [200, 400]
+    assert sorted(media_files()) == sorted(r.file.name for r in image.renditions.all())
