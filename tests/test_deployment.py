@@ -1,0 +1,82 @@
+"""How SmallImage runs in production: health probe and Django's deployment checks."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# Set by the test run itself, never in a deployment.
+TEST_ONLY_VARIABLES = {"DJANGO_ALLOW_ASYNC_UNSAFE"}
+
+
+def check_deploy(environment: dict[str, str]) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in TEST_ONLY_VARIABLES}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**clean, **environment},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.django_db
+def test_healthz_reports_database_and_storage(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"database": "ok", "storage": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_healthz_on_s3(client, s3):
+    assert client.get("/healthz").json() == {"database": "ok", "storage": "ok"}
+
+
+@pytest.mark.django_db
+def test_healthz_says_503_when_storage_is_gone(client, s3, settings):
+    s3.client.delete_bucket(Bucket=s3.bucket)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"database": "ok", "storage": "error"}
+
+
+def test_production_environment_passes_check_deploy(tmp_path):
+    result = check_deploy(
+        {
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_HTTPS": "1",
+            "DJANGO_BEHIND_PROXY": "1",
+            "DJANGO_ALLOWED_HOSTS": "images.example.com",
+            "DJANGO_CSRF_TRUSTED_ORIGINS": "https://images.example.com",
+            "SMALLIMAGE_VAR_DIR": str(tmp_path),
+        }
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_embedded_default_does_fail_check_deploy(tmp_path):
+    """The check is not vacuous: plain HTTP with DEBUG on is reported."""
+    result = check_deploy(
+        {"DJANGO_DEBUG": "1", "DJANGO_SECRET_KEY": "", "SMALLIMAGE_VAR_DIR": str(tmp_path)}
+    )
+    assert result.returncode != 0
+    assert "SECURE_SSL_REDIRECT" in result.stderr + result.stdout
+
+
+@pytest.mark.django_db
+def test_healthz_says_503_when_local_storage_is_not_writable(client, settings):
+    settings.MEDIA_ROOT.parent.mkdir(parents=True, exist_ok=True)
+    settings.MEDIA_ROOT.write_text("a file where the media folder should be")
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["storage"] == "error"
