@@ -6,6 +6,7 @@ import base64
 import re
 
 import pytest
+from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
 from accounts.models import Tier, User
@@ -203,3 +204,20 @@ def test_keyboard_opens_the_file_chooser_and_paste_uploads(page: Page, sign_in):
     expect(page.locator(".image-card")).to_have_count(2)
     expect(page.locator(".image-card").first).to_contain_text("image.png")
     expect(page.locator(".image-card").first).to_contain_text("120 × 90")
+
+
+def test_card_updates_itself_when_the_worker_is_done(page: Page, sign_in, settings):
+    settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+    user = UserFactory()
+    sign_in(page, user)
+    page.set_input_files("#upload-input", [file_payload("later.jpg", images.jpeg_bytes(900, 600))])
+    card = page.locator(".image-card")
+    expect(card).to_contain_text("Making thumbnails…")
+    expect(card.locator("img")).to_have_count(0)
+
+    call_command("db_worker", "--batch", "--no-startup-delay", verbosity=0)
+
+    # No reload: the card polls its own URL and swaps itself in.
+    expect(card.locator("img")).to_be_visible(timeout=10_000)
+    expect(card).not_to_contain_text("Making thumbnails…")
+    expect(card.get_by_role("button", name=re.compile("Copy"))).to_have_text(["Copy 200 px link"])
