@@ -8,11 +8,11 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 
-.PHONY: run test lint format migrate demo clean help
+.PHONY: run test lint format migrate demo clean help postgresql
 
 help:
 	@echo "make run    venv, dependencies, migrations, demo accounts, server on http://127.0.0.1:8000"
-	@echo "make test   test dependencies (Chromium included), then the whole suite"
+	@echo "make test   test dependencies (Chromium, PostgreSQL included), then the whole suite"
 	@echo "make lint   ruff"
 
 $(BIN)/python:
@@ -40,11 +40,21 @@ run: $(VENV)/.requirements
 	$(BIN)/python manage.py demo_accounts
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
-test: $(VENV)/.requirements-dev /usr/bin/chromium
+# Debian's PostgreSQL, which tests/postgres.py starts as a throwaway server for each
+# run. Phony, not a file target: the path names the version (/usr/lib/postgresql/15).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "Installing PostgreSQL (Debian) for the tests"; \
+		$(SUDO) apt-get update -q && $(APT_INSTALL) postgresql; }
+
+# The whole suite on PostgreSQL, as in production; then the browser journeys and
+# the HTML views again on the embedded SQLite default that `make run` uses.
+test: $(VENV)/.requirements-dev /usr/bin/chromium postgresql
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
+	SMALLIMAGE_TEST_DATABASE=sqlite $(BIN)/pytest tests/e2e tests/gallery/test_views.py
 
 lint: $(VENV)/.requirements-dev
 	$(BIN)/ruff check .
