@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from knox.models import AuthToken
 from knox.views import LoginView as KnoxLoginView
@@ -35,10 +35,7 @@ def _card(request: Request, image: Image) -> ImageCard:
 
 def _owned_image(request: Request, public_id: str) -> Image:
     """The caller's image; another user's answers exactly like a missing one."""
-    try:
-        return selectors.image_get(owner=request.user, public_id=public_id)
-    except Image.DoesNotExist:
-        raise Http404 from None
+    return get_object_or_404(selectors.image_list(owner=request.user), public_id=public_id)
 
 
 class LoginView(KnoxLoginView):

@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.views.decorators.cache import never_cache
@@ -37,10 +37,8 @@ def _card(request: HttpRequest, image: Image) -> ImageCard:
 
 
 def _owned_image(request: HttpRequest, public_id: str) -> Image:
-    try:
-        return selectors.image_get(owner=request.user, public_id=public_id)
-    except Image.DoesNotExist:
-        raise Http404("No such image.") from None
+    """The caller's image; another user's answers exactly like a missing one."""
+    return get_object_or_404(selectors.image_list(owner=request.user), public_id=public_id)
 
 
 @require_GET
