@@ -37,6 +37,7 @@ $(VENV)/.requirements-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 run: export DJANGO_DEBUG = 1
 run: $(VENV)/.requirements
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py createcachetable
 	$(BIN)/python manage.py demo_accounts
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 

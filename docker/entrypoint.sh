@@ -8,6 +8,7 @@ set -eu
 
 if [ "${RUN_MIGRATIONS:-0}" = "1" ]; then
     python manage.py migrate --noinput
+    python manage.py createcachetable
 fi
 
 exec "$@"

@@ -93,6 +93,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "gallery.middleware.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "urls"
@@ -228,6 +229,23 @@ else:
         "OPTIONS": {"location": MEDIA_ROOT},
     }
 
+
+def _media_origins() -> list[str]:
+    """Where the browser loads images from besides this site (for the CSP)."""
+    options = DEFAULT_STORAGE["OPTIONS"]
+    if options.get("custom_domain"):
+        return [f"https://{options['custom_domain']}"]
+    endpoint = options.get("public_endpoint_url") or options.get("endpoint_url")
+    if endpoint:
+        parts = urlsplit(endpoint)
+        return [f"{parts.scheme}://{parts.netloc}"]
+    if "bucket_name" in options:
+        return ["https://*.amazonaws.com"]
+    return []
+
+
+SMALLIMAGE_MEDIA_ORIGINS = _media_origins()
+
 STORAGES = {
     "default": DEFAULT_STORAGE,
     "staticfiles": {
@@ -237,6 +255,16 @@ STORAGES = {
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         ),
     },
+}
+
+# Rate limits (allauth's and the API's throttles) count in this cache, so it
+# must be shared by every process: the database by default, or any backend
+# Django supports through DJANGO_CACHE_BACKEND / DJANGO_CACHE_LOCATION.
+CACHES = {
+    "default": {
+        "BACKEND": env_str("DJANGO_CACHE_BACKEND", "django.core.cache.backends.db.DatabaseCache"),
+        "LOCATION": env_str("DJANGO_CACHE_LOCATION", "smallimage_cache"),
+    }
 }
 
 EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

@@ -221,3 +221,36 @@ def test_card_updates_itself_when_the_worker_is_done(page: Page, sign_in, settin
     expect(card.locator("img")).to_be_visible(timeout=10_000)
     expect(card).not_to_contain_text("Making thumbnails…")
     expect(card.get_by_role("button", name=re.compile("Copy"))).to_have_text(["Copy 200 px link"])
+
+
+def test_no_page_breaks_the_content_security_policy(new_context, sign_in):
+    admin = UserFactory(tier=Tier.objects.get(name="Enterprise"), is_staff=True, is_superuser=True)
+    context = new_context()
+    context.add_init_script(
+        "window.violations = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " (e) => window.violations.push(`${e.violatedDirective} ${e.blockedURI}`));"
+    )
+    page = sign_in(context.new_page(), admin)
+
+    def assert_clean(where: str) -> None:
+        assert page.evaluate("window.violations") == [], where
+
+    page.set_input_files("#upload-input", [file_payload("csp.jpg", images.jpeg_bytes(600, 400))])
+    card = page.locator(".image-card")
+    expect(card.locator("img")).to_be_visible()
+    card.get_by_text("Expiring link…").click()
+    card.get_by_role("button", name="Create").click()
+    expect(card.locator("[data-link-output]")).to_be_visible()
+    assert_clean("grid, upload and htmx link")
+    for path in [
+        f"/images/{Image.objects.get(owner=admin).public_id}/",
+        "/accounts/password/change/",
+        f"/admin/accounts/user/{admin.pk}/change/",
+        f"/admin/accounts/tier/{Tier.objects.get(name='Basic').pk}/change/",
+        "/api/docs/",
+    ]:
+        page.goto(path)
+        page.wait_for_load_state("networkidle")
+        assert_clean(path)
+    expect(page.locator(".opblock").first).to_be_visible()  # Swagger UI ran

@@ -1,0 +1,103 @@
+"""Security headers, and rate limits that hold across processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from tests.conftest import PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/", "/accounts/login/", "/api/v1/me/", "/api/docs/", "/healthz"])
+def test_every_response_carries_the_security_headers(client, path):
+    response = client.get(path)
+    policy = response["Content-Security-Policy"]
+    assert "script-src 'self';" in policy
+    assert (
+        "unsafe-eval" not in policy
+        and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+    )
+    assert "frame-ancestors 'none'" in policy
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.django_db
+def test_pages_have_no_inline_script(client, basic_user, jpeg_upload):
+    from gallery import services
+
+    image = services.image_upload(owner=basic_user, file=jpeg_upload())
+    client.force_login(basic_user)
+    for path in ["/", f"/images/{image.public_id}/", "/accounts/password/change/"]:
+        html = client.get(path).content.decode()
+        for tag in html.split("<script")[1:]:
+            assert tag.lstrip().startswith("src=") or " src=" in tag.split(">")[0], path
+
+
+def run_in_another_process(code: str) -> dict:
+    """Run Python in a fresh process on the same test database; its JSON output."""
+    settings_dict = connection.settings_dict
+    url = (
+        f"postgres://{settings_dict['USER']}@/{settings_dict['NAME']}"
+        f"?host={settings_dict['HOST']}&port={settings_dict['PORT']}"
+    )
+    # DEBUG only spares it collected static files; rate limits do not care.
+    # The same host name as the test client: allauth keys its limits by site.
+    environment = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "DJANGO_DEBUG": "1",
+        "DJANGO_ALLOWED_HOSTS": "testserver",
+    }
+    script = (
+        "import sys, json; sys.path[:0] = ['.', 'site']; import django, os; "
+        "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'settings'); django.setup(); "
+        "from django.test import Client; client = Client(); " + code
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=environment, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+pytestmark_postgres = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="another process needs a database server"
+)
+
+
+@pytestmark_postgres
+@pytest.mark.django_db(transaction=True)
+def test_api_login_throttle_counts_across_processes(client, basic_user, settings):
+    limit = int(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["login"].split("/")[0])
+    for _ in range(limit):
+        client.post("/api/v1/auth/login/", {"login": basic_user.username, "password": "wrong"})
+    other = run_in_another_process(
+        "r = client.post('/api/v1/auth/login/', {'login': 'x', 'password': 'y'}); "
+        "print(json.dumps({'status': r.status_code}))"
+    )
+    assert other["status"] == 429
+
+
+@pytestmark_postgres
+@pytest.mark.django_db(transaction=True)
+def test_sign_in_rate_limit_counts_across_processes(client, basic_user):
+    for _ in range(5):
+        client.post("/accounts/login/", {"login": basic_user.username, "password": "wrong"})
+    other = run_in_another_process(
+        f"r = client.post('/accounts/login/', {{'login': '{basic_user.username}', "
+        f"'password': '{PASSWORD}'}}); "
+        "print(json.dumps({'status': r.status_code, 'limited': b'Too many' in r.content}))"
+    )
+    assert other["status"] in (200, 429)
+    assert other["limited"], other
