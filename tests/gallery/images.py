@@ -188,3 +188,43 @@ def _encode(image: Image.Image, fmt: str, **params: Any) -> bytes:
     buffer = BytesIO()
     image.save(buffer, fmt, **params)
     return buffer.getvalue()
+
+
+def jpeg_segment(marker: int, payload: bytes) -> bytes:
+    """One JPEG marker segment: 0xFF, ``marker``, the length (counting itself), ``payload``."""
+    return struct.pack(">BBH", 0xFF, marker, len(payload) + 2) + payload
+
+
+def with_jpeg_segments(jpeg: bytes, *segments: bytes) -> bytes:
+    """``jpeg`` with ``segments`` inserted right after its SOI marker."""
+    return jpeg[:2] + b"".join(segments) + jpeg[2:]
+
+
+def png_chunk(chunk_type: bytes, body: bytes) -> bytes:
+    """One PNG chunk with a correct checksum."""
+    type_and_body = chunk_type + body
+    return (
+        struct.pack(">I", len(body)) + type_and_body + struct.pack(">I", zlib.crc32(type_and_body))
+    )
+
+
+def with_png_chunks(png: bytes, *chunks: bytes) -> bytes:
+    """``png`` with ``chunks`` inserted right after its IHDR chunk."""
+    # Signature (8) then IHDR: length, type, 13 bytes of header, checksum.
+    ihdr_end = 8 + 4 + 4 + 13 + 4
+    return png[:ihdr_end] + b"".join(chunks) + png[ihdr_end:]
+
+
+def png_chunks(png: bytes) -> list[tuple[bytes, bytes, int]]:
+    """The (type, body, stored checksum) of each chunk of ``png``, up to and including IEND."""
+    chunks = []
+    position = 8
+    while position < len(png):
+        length, chunk_type = struct.unpack_from(">I4s", png, position)
+        body = png[position + 8 : position + 8 + length]
+        (crc,) = struct.unpack_from(">I", png, position + 8 + length)
+        chunks.append((chunk_type, body, crc))
+        position += 12 + length
+        if chunk_type == b"IEND":
+            break
+    return chunks
