@@ -10,7 +10,7 @@ from knox.views import LoginView as KnoxLoginView
 from knox.views import LogoutAllView as KnoxLogoutAllView
 from knox.views import LogoutView as KnoxLogoutView
 from rest_framework import status
-from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAdminUser
@@ -22,11 +22,16 @@ from rest_framework.views import APIView
 from accounts import services as account_services
 from api import serializers as api
 from gallery import selectors, services
-from gallery.errors import InvalidImage, InvalidLink, RenditionNotAllowed
+from gallery.errors import InvalidImage, InvalidLink, RenditionNotAllowed, StorageUnavailable
 from gallery.models import Image
 from gallery.presenters import ImageCard, image_cards
 
 NO_CONTENT = {204: OpenApiResponse(description="Done.")}
+
+
+class ServiceUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The service is unavailable just now. Please try again in a moment."
 
 
 def _card(request: Request, image: Image) -> ImageCard:
@@ -138,6 +143,8 @@ class ImageListView(GenericAPIView):
             image = services.image_upload(owner=request.user, file=files[0])
         except InvalidImage as error:
             raise ValidationError({"file": [str(error)]}) from None
+        except StorageUnavailable as error:
+            raise ServiceUnavailable(str(error)) from None
         card = _card(request, selectors.image_get(owner=request.user, public_id=image.public_id))
         return Response(api.ImageSerializer(card).data, status=status.HTTP_201_CREATED)
 
@@ -149,7 +156,10 @@ class ImageDetailView(APIView):
 
     @extend_schema(responses=NO_CONTENT, summary="Delete an image, its thumbnails and links")
     def delete(self, request: Request, public_id: str) -> Response:
-        services.image_delete(image=_owned_image(request, public_id))
+        try:
+            services.image_delete(image=_owned_image(request, public_id))
+        except StorageUnavailable as error:
+            raise ServiceUnavailable(str(error)) from None
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 
 class GalleryError(Exception):
-    """Base of the errors a user can be shown: ``str(error)`` is the message."""
+    """Base of the errors a user can be shown: ``str(error)`` is the message.
+
+    ``status_code`` is the HTTP status both the pages and the API answer with.
+    """
+
+    status_code = 400
 
 
 class InvalidImage(GalleryError):
@@ -14,6 +19,14 @@ class InvalidImage(GalleryError):
 class RenditionNotAllowed(GalleryError):
     """The owner's current tier does not allow this rendition or link."""
 
+    status_code = 403
+
 
 class InvalidLink(GalleryError):
     """A link request outside what the app allows (e.g. expiry out of range)."""
+
+
+class StorageUnavailable(GalleryError):
+    """The file storage failed; nothing was left half-done, and trying again may work."""
+
+    status_code = 503

@@ -22,8 +22,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from accounts.models import Tier, User
-from gallery import access, pipeline, tasks
-from gallery.errors import InvalidImage, InvalidLink, RenditionNotAllowed
+from gallery import access, originals, pipeline, tasks
+from gallery.errors import InvalidImage, InvalidLink, RenditionNotAllowed, StorageUnavailable
 from gallery.models import ORIGINAL, Image, Rendition
 from gallery.storage import expiry_timestamp
 
@@ -79,11 +79,28 @@ def _read_upload(file: UploadedFile) -> bytes:
     return data
 
 
+STORAGE_FAILED = "We could not store your image just now. Please try again in a moment."
+DELETE_FAILED = "We could not delete this image just now. Please try again in a moment."
+
+
+def _store(folder: str, extension: str, data: bytes) -> str:
+    try:
+        return default_storage.save(_new_file_name(folder, extension), ContentFile(data))
+    except Exception as error:
+        logger.exception("Could not store a file in %s/", folder)
+        raise StorageUnavailable(STORAGE_FAILED) from error
+
+
 def image_upload(*, owner: User, file: UploadedFile) -> Image:
     """Validate and store an uploaded image, then have its thumbnails rendered."""
     data = _read_upload(file)
     source = pipeline.inspect(data, max_pixels=settings.SMALLIMAGE_MAX_IMAGE_PIXELS)
-    name = default_storage.save(_new_file_name("originals", source.extension), ContentFile(data))
+    # Losslessly: location data (unless kept by setting), comments and anything
+    # appended after the image go; the pixels stay byte for byte.
+    data = originals.clean_original(
+        data, format=source.format, keep_location=settings.SMALLIMAGE_KEEP_LOCATION
+    ).data
+    name = _store("originals", source.extension, data)
     try:
         with transaction.atomic():
             image = Image.objects.create(
@@ -135,10 +152,7 @@ def thumbnails_render(*, image_id: int) -> list[Rendition]:
                     data, missing, max_pixels=settings.SMALLIMAGE_MAX_IMAGE_PIXELS
                 )
                 for thumbnail in thumbnails.values():
-                    name = default_storage.save(
-                        _new_file_name("thumbnails", thumbnail.extension),
-                        ContentFile(thumbnail.data),
-                    )
+                    name = _store("thumbnails", thumbnail.extension, thumbnail.data)
                     saved.append(name)
                     created.append(
                         Rendition(
@@ -200,11 +214,21 @@ def user_tier_changed(*, user: User) -> None:
 
 
 def image_delete(*, image: Image) -> None:
-    """Delete the image, its renditions and, once that is committed, their files."""
-    names = [rendition.file.name for rendition in image.renditions.all()]
-    with transaction.atomic():
-        image.delete()
-        transaction.on_commit(lambda: _delete_files(names))
+    """Delete the image's files and rows so that a failure part-way leaves no mismatch.
+
+    Each file goes first, then its row, thumbnails before the original, the image
+    row last: if the storage fails, every row left still has its file, and
+    deleting again finishes the job (deleting a missing file is not an error).
+    """
+    renditions = sorted(image.renditions.all(), key=lambda r: r.is_original)
+    for rendition in renditions:
+        try:
+            rendition.file.storage.delete(rendition.file.name)
+        except Exception as error:
+            logger.exception("Could not delete stored file %s", rendition.file.name)
+            raise StorageUnavailable(DELETE_FAILED) from error
+        rendition.delete()
+    image.delete()
 
 
 def rendition_for_key(*, image: Image, key: str) -> Rendition:

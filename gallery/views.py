@@ -55,6 +55,7 @@ def image_list(request: HtmxHttpRequest) -> HttpResponse:
         "upload_form": UploadForm(),
         "tier": request.user.tier,
         "max_upload_mb": settings.SMALLIMAGE_MAX_UPLOAD_BYTES / 1_000_000,
+        "keep_location": settings.SMALLIMAGE_KEEP_LOCATION,
     }
     template = "gallery/image_list.html"
     if request.htmx and not request.htmx.boosted:
@@ -69,14 +70,17 @@ def image_upload(request: HtmxHttpRequest) -> HttpResponse:
     form = UploadForm(files=request.FILES)
     uploaded: list[Image] = []
     errors: list[str] = []
+    status = 201
     if form.is_valid():
         for file in form.cleaned_data["files"]:
             try:
                 uploaded.append(services.image_upload(owner=request.user, file=file))
             except GalleryError as error:
                 errors.append(f"{services.clean_label(file.name)}: {error}")
+                status = max(status, error.status_code)
     else:
         errors.append("Choose at least one PNG or JPEG image to upload.")
+        status = 400
 
     if request.htmx:
         images = selectors.image_list(owner=request.user).filter(pk__in=[i.pk for i in uploaded])
@@ -84,7 +88,6 @@ def image_upload(request: HtmxHttpRequest) -> HttpResponse:
             "cards": image_cards(images, absolute_url=request.build_absolute_uri),
             "errors": errors,
         }
-        status = 400 if errors else 201
         return render(request, "gallery/image_list.html#upload-result", context, status=status)
 
     for image in uploaded:
@@ -126,7 +129,16 @@ def image_retry(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 def image_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     image = _owned_image(request, public_id)
     if request.method == "POST":
-        services.image_delete(image=image)
+        try:
+            services.image_delete(image=image)
+        except GalleryError as error:
+            if request.htmx:
+                context = {"card": _card(request, _owned_image(request, public_id)), "error": error}
+                return render(
+                    request, "gallery/image_list.html#card", context, status=error.status_code
+                )
+            messages.error(request, str(error))
+            return redirect("gallery:image_detail", public_id)
         if request.htmx:
             return HttpResponse("")  # the card swaps itself out
         messages.success(request, f"Deleted {image.name}.")
@@ -163,7 +175,7 @@ def link_create(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
             )
         except GalleryError as error:
             form.add_error(None, str(error))
-            status = 403
+            status = error.status_code
     context = {
         "card": card,
         "link_form": form,

@@ -107,7 +107,8 @@ function setUpUploads() {
       if (event.lengthComputable) setProgress(item, (event.loaded / event.total) * 100);
     });
     request.addEventListener("load", () => {
-      const content = request.status < 500 ? parse(request.responseText) : null;
+      // Our own error answers (4xx, 503) carry a message; anything else gets a generic one.
+      const content = request.status < 500 || request.status === 503 ? parse(request.responseText) : null;
       const cards = content ? [...content.querySelectorAll(".image-card")] : [];
       const error = content?.querySelector(".upload-error");
       for (const card of cards.reverse()) {

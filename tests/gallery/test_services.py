@@ -207,3 +207,34 @@ class TestLinkCreate:
             services.link_create(image=image, rendition="original", expires_in=600)
         with pytest.raises(RenditionNotAllowed):
             services.link_create(image=image, rendition="abc", expires_in=600)
+
+
+def test_original_loses_gps_but_keeps_orientation(basic_user, settings):
+    data = images.to_jpeg(images.photo_like(300, 200), exif=images.gps_exif(orientation=6))
+    image = services.image_upload(owner=basic_user, file=SimpleUploadedFile("gps.jpg", data))
+    original = image.renditions.get(thumbnail_height=None)
+    with original.file.open("rb") as stored, PILImage.open(stored) as opened:
+        exif = opened.getexif()
+        assert exif.get(0x0112) == 6
+        assert not exif.get_ifd(images.GPS_IFD_TAG)
+    assert (image.width, image.height) == (200, 300)
+    assert image.size_bytes == original.file.size
+    with original.file.open("rb") as stored:
+        assert stored.read() != data  # GPS zeroed in place: same length, other bytes
+
+
+def test_original_keeps_gps_when_configured(basic_user, settings):
+    settings.SMALLIMAGE_KEEP_LOCATION = True
+    data = images.to_jpeg(images.photo_like(300, 200), exif=images.gps_exif())
+    image = services.image_upload(owner=basic_user, file=SimpleUploadedFile("gps.jpg", data))
+    with image.renditions.get(thumbnail_height=None).file.open("rb") as stored:
+        assert stored.read() == data
+
+
+def test_polyglot_payload_is_not_stored(premium_user, media_files, settings):
+    payload = b"<?php system($_GET['c']); ?><html><script>alert(1)</script></html>"
+    data = images.to_jpeg(images.photo_like(300, 200)) + payload
+    services.image_upload(owner=premium_user, file=SimpleUploadedFile("poly.jpg", data))
+    for name in media_files():
+        stored = (settings.MEDIA_ROOT / name).read_bytes()
+        assert b"<?php" not in stored and b"<script" not in stored
