@@ -185,7 +185,8 @@ def test_keyboard_opens_the_file_chooser_and_paste_uploads(page: Page, sign_in):
         if page.evaluate("document.activeElement.id") == "upload-input":
             break
     assert page.evaluate("document.activeElement.id") == "upload-input"
-    with page.expect_file_chooser() as chooser:
+    # Opening the native chooser is the browser's own work: slow on a busy machine.
+    with page.expect_file_chooser(timeout=30_000) as chooser:
         page.keyboard.press("Space")
     chooser.value.set_files([file_payload("chosen.jpg", images.jpeg_bytes())])
     expect(page.locator(".image-card")).to_have_count(1)
