@@ -22,11 +22,22 @@ from rest_framework.views import APIView
 from accounts import services as account_services
 from api import serializers as api
 from gallery import selectors, services
-from gallery.errors import InvalidImage, InvalidLink, RenditionNotAllowed, StorageUnavailable
+from gallery.errors import (
+    InvalidImage,
+    InvalidLink,
+    RenditionNotAllowed,
+    RenditionNotReady,
+    StorageUnavailable,
+)
 from gallery.models import Image
 from gallery.presenters import ImageCard, image_cards
 
 NO_CONTENT = {204: OpenApiResponse(description="Done.")}
+
+
+class NotReady(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Not ready yet. Please try again in a moment."
 
 
 class ServiceUnavailable(APIException):
@@ -172,6 +183,7 @@ class LinkCreateView(APIView):
         responses={
             201: api.LinkSerializer,
             403: OpenApiResponse(description="Your tier cannot make this link."),
+            409: OpenApiResponse(description="That thumbnail is still being made."),
         },
         summary="Make a link to one rendition that expires after the given seconds",
     )
@@ -183,6 +195,8 @@ class LinkCreateView(APIView):
             link = services.link_create(image=image, **data.validated_data)
         except RenditionNotAllowed as error:
             raise PermissionDenied(str(error)) from None
+        except RenditionNotReady as error:
+            raise NotReady(str(error)) from None
         except InvalidLink as error:
             raise ValidationError({"expires_in": [str(error)]}) from None
         body = api.LinkSerializer(link).data

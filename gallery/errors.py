@@ -30,3 +30,9 @@ class StorageUnavailable(GalleryError):
     """The file storage failed; nothing was left half-done, and trying again may work."""
 
     status_code = 503
+
+
+class RenditionNotReady(GalleryError):
+    """The tier allows this rendition, but its thumbnail is still being made."""
+
+    status_code = 409

@@ -23,7 +23,13 @@ from django.db import transaction
 
 from accounts.models import Tier, User
 from gallery import access, originals, pipeline, tasks
-from gallery.errors import InvalidImage, InvalidLink, RenditionNotAllowed, StorageUnavailable
+from gallery.errors import (
+    InvalidImage,
+    InvalidLink,
+    RenditionNotAllowed,
+    RenditionNotReady,
+    StorageUnavailable,
+)
 from gallery.models import ORIGINAL, Image, Rendition
 from gallery.storage import expiry_timestamp
 
@@ -239,6 +245,10 @@ def rendition_for_key(*, image: Image, key: str) -> Rendition:
             return rendition
     if key == ORIGINAL:
         raise RenditionNotAllowed("Your plan does not include links to the original image.")
+    if key.isdigit() and int(key) in tier.thumbnail_heights:
+        raise RenditionNotReady(
+            f"The {key} px thumbnail of this image is still being made. Try again in a moment."
+        )
     raise RenditionNotAllowed(f"There is no {key} px thumbnail of this image on your plan.")
 
 

@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from gallery import pipeline, services
 from gallery.models import Image, Rendition
@@ -131,3 +132,17 @@ def test_two_workers_on_one_image_make_one_set_of_thumbnails(
     assert errors == []
     assert thumbnail_heights(image) == [200, 400]
     assert sorted(media_files()) == sorted(r.file.name for r in image.renditions.all())
+
+
+def test_link_to_a_thumbnail_still_being_made_says_so(enterprise_user, jpeg_upload):
+    api = APIClient()
+    api.force_authenticate(enterprise_user)
+    upload = api.post("/api/v1/images/", {"file": jpeg_upload()}, format="multipart").json()
+    assert [link["rendition"] for link in upload["links"]] == ["original"]
+    url = f"/api/v1/images/{upload['id']}/links/"
+    response = api.post(url, {"rendition": "200", "expires_in": 600}, format="json")
+    assert response.status_code == 409
+    assert "still being made" in response.json()["detail"]
+    assert api.post(url, {"rendition": "999", "expires_in": 600}, format="json").status_code == 403
+    run_worker()
+    assert api.post(url, {"rendition": "200", "expires_in": 600}, format="json").status_code == 201
