@@ -40,13 +40,24 @@ _TRANSPOSITIONS = {
 # Orientations 5 to 8 store the picture turned by a quarter, width and height swapped.
 _QUARTER_TURNS = frozenset({5, 6, 7, 8})
 
-# Decoding a JPEG with DCT scaling straight to the thumbnail size measures
-# ~44.5 dB PSNR against a LANCZOS resize of the full decode on noisy, photo-like
-# content. Asking the decoder for 1.5x the size leaves LANCZOS the last part of
-# the reduction and measures >= 49 dB, while typical uploads (phone photos to
-# thumbnails of a few hundred pixels) still decode at the same reduced scale.
+# JPEG's DCT scaling (1/2, 1/4, 1/8 while decoding) averages pixels much like a
+# box filter. Decoding straight to the thumbnail size leaves LANCZOS almost
+# nothing to do and measures ~44.5 dB PSNR against a LANCZOS resize of the full
+# decode on the tests' noisy photo_like content, ~38 dB on the photographs of
+# bench/thumbnails.py (24 MP at 1/8 for 600x400). Asking the decoder for 1.5x the
+# size leaves LANCZOS at least the last 1.5x of the reduction: >= 49 dB on
+# photo_like; on the benchmark's photographs ~45 dB at 1.9x (12 MP at 1/4 for
+# 533x400), ~49.5 dB at 2.5x, ~53 dB at 3.75x. A larger margin would move 12 MP
+# photos, the commonest uploads, from the 1/4 to the 1/2 scale for 400 px
+# thumbnails, taking 1.5x the time.
 _DRAFT_MARGIN = 1.5
 _REDUCING_GAP = 3.0
+# A smaller thumbnail is resampled from a larger one, rather than from the
+# decoded image, when the larger one is at least 1.5x its size: on the
+# benchmark's photographs that measures >= 49 dB PSNR against a LANCZOS resize of
+# the full decode (~44 dB at 1.25x, ~36 dB at 1x, where LANCZOS only blurs), and
+# 200 px from 400 px costs a quarter of 200 px from a 12 MP photo's 1/4 decode.
+_CHAIN_GAP = 1.5
 
 # The signatures of the accepted formats: a file starting with one of them and
 # still unreadable is damaged rather than of the wrong type.
@@ -357,34 +368,52 @@ def _thumbnail_images(
 ) -> dict[tuple[int, int], Image.Image]:
     """Upright images of the given sizes, all from the one decoded image.
 
+    The largest is resampled from the decoded image; each smaller one from the
+    smallest thumbnail already made that is at least ``_CHAIN_GAP`` times its
+    size, when there is one, which is much less work than starting again from
+    the decoded image.
+
     Their ``info`` is empty: saving reads some metadata (JPEG comments, PNG
     text...) from it, and none may reach a thumbnail.
     """
     frame = _normalised(decoded.image)
     # Every image derived from `frame` inherits a copy of its info.
     frame.info = {}
-    resampled: Image.Image | None = None
+    premultiplied: Image.Image | None = None
+    # Resampled so far, premultiplied and in the stored orientation, largest first.
+    resampled: list[Image.Image] = []
     images = {}
-    for size in sizes:
+    for size in sorted(set(sizes), key=lambda wanted: (wanted[1], wanted[0]), reverse=True):
         stored_size = _upright(size, decoded.orientation)
         if stored_size == frame.size and decoded.box == (0, 0, *frame.size):
             image = frame
         else:
-            if resampled is None:
-                resampled = _premultiplied(frame)
+            source = _chain_source(resampled, stored_size)
+            if source is not None:
+                box = (0, 0, *source.size)
+            else:
+                if premultiplied is None:
+                    premultiplied = _premultiplied(frame)
+                source, box = premultiplied, decoded.box
             # Resize in the stored orientation, so only the small result is transposed.
-            image = resampled.resize(
-                stored_size,
-                Image.Resampling.LANCZOS,
-                box=decoded.box,
-                reducing_gap=_REDUCING_GAP,
+            image = source.resize(
+                stored_size, Image.Resampling.LANCZOS, box=box, reducing_gap=_REDUCING_GAP
             )
+            resampled.append(image)
             if image.mode != frame.mode:
                 image = image.convert(frame.mode)
         if decoded.orientation in _TRANSPOSITIONS:
             image = image.transpose(_TRANSPOSITIONS[decoded.orientation])
         images[size] = image
     return images
+
+
+def _chain_source(made: list[Image.Image], size: tuple[int, int]) -> Image.Image | None:
+    """The smallest of ``made`` (largest first) at least ``_CHAIN_GAP`` times ``size``."""
+    for image in reversed(made):
+        if image.width >= size[0] * _CHAIN_GAP and image.height >= size[1] * _CHAIN_GAP:
+            return image
+    return None
 
 
 def _premultiplied(frame: Image.Image) -> Image.Image:

@@ -14,7 +14,16 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageFile, ImageStat, PngImagePlugin
+from PIL import (
+    Image,
+    ImageChops,
+    ImageCms,
+    ImageDraw,
+    ImageFile,
+    ImageOps,
+    ImageStat,
+    PngImagePlugin,
+)
 
 from gallery import pipeline
 from gallery.errors import InvalidImage
@@ -351,8 +360,14 @@ def photo_full_decode() -> Image.Image:
 
 
 # 114, 151, 188 and 373 are where decoding straight to the thumbnail size would
-# leave LANCZOS almost nothing to do: the worst case for quality.
-@pytest.mark.parametrize("heights", [[100], [114], [151], [188], [373], [500], [114, 188, 373]])
+# leave LANCZOS almost nothing to do: the worst case for quality. With several
+# heights, the smaller thumbnails are resampled from larger ones when those are
+# at least 1.5x their size (188 from 373, 114 from 188; 200 from 400), else from
+# the decoded image (300 beside 373).
+@pytest.mark.parametrize(
+    "heights",
+    [[100], [114], [151], [188], [373], [500], [114, 188, 373], [200, 400], [300, 373]],
+)
 def test_reduced_decode_matches_a_full_resolution_lanczos_resize(
     photo_full_decode: Image.Image, heights: list[int]
 ) -> None:
@@ -366,6 +381,32 @@ def test_reduced_decode_matches_a_full_resolution_lanczos_resize(
 
     for size in sizes:
         reference = photo_full_decode.resize(size, Image.Resampling.LANCZOS)
+        assert psnr(made[size], reference) >= 45, size
+
+
+def test_smaller_thumbnails_are_resampled_from_the_smallest_larger_one_big_enough() -> None:
+    made = [Image.new("RGB", (800, 600)), Image.new("RGB", (400, 300))]
+
+    assert pipeline._chain_source(made, (260, 195)) is made[1]
+    assert pipeline._chain_source(made, (267, 200)) is made[0]  # 400 < 1.5 x 267
+    assert pipeline._chain_source(made, (300, 225)) is made[0]
+    assert pipeline._chain_source(made, (600, 450)) is None
+    assert pipeline._chain_source([], (10, 10)) is None
+
+
+def test_chained_thumbnails_of_a_turned_jpeg_match_a_full_resolution_resize() -> None:
+    # Stored 1600x1200, shown 1200x1600: the chain works on stored-orientation images.
+    data = images.to_jpeg(images.photo_like(1600, 1200), exif_orientation=6)
+    with Image.open(BytesIO(data)) as full:
+        upright = ImageOps.exif_transpose(full)
+    sizes = [expected_size(1200, 1600, height) for height in (100, 200, 400)]
+
+    with pipeline._decoded(data, max_pixels=MAX_PIXELS, largest_height=400) as decoded:
+        assert decoded.image.size == (800, 600)
+        made = pipeline._thumbnail_images(decoded, sizes)
+
+    for size in sizes:
+        reference = upright.resize(size, Image.Resampling.LANCZOS)
         assert psnr(made[size], reference) >= 45, size
 
 
@@ -442,19 +483,22 @@ def half_transparent(width: int, height: int) -> Image.Image:
     return image
 
 
-def test_png_alpha_survives_without_colour_bleeding() -> None:
-    # 7.5x smaller: Pillow reduces by box filter first, then resamples.
+# 40 alone is 7.5x smaller: Pillow reduces by box filter first, then resamples.
+# With 100, the 40 px thumbnail is resampled from the (premultiplied) 100 px one.
+@pytest.mark.parametrize("heights", [[40], [40, 100]])
+def test_png_alpha_survives_without_colour_bleeding(heights: list[int]) -> None:
     data = images.to_png(half_transparent(400, 300))
 
-    image = opened(render(data, [40], max_pixels=MAX_PIXELS)[40].data)
-
-    assert image.mode == "RGBA"
-    assert image.getpixel((2, 20))[3] == 0
-    assert image.getpixel((image.width - 3, 20)) == (*BLUE, 255)
-    # Where the edge is soft, the invisible red must not tint the visible blue.
-    for x in range(image.width):
-        red, _green, _blue, alpha = image.getpixel((x, 20))
-        assert alpha == 0 or red <= 2, (x, red, alpha)
+    for height, thumbnail in render(data, heights, max_pixels=MAX_PIXELS).items():
+        image = opened(thumbnail.data)
+        middle = height // 2
+        assert image.mode == "RGBA"
+        assert image.getpixel((2, middle))[3] == 0
+        assert image.getpixel((image.width - 3, middle)) == (*BLUE, 255)
+        # Where the edge is soft, the invisible red must not tint the visible blue.
+        for x in range(image.width):
+            red, _green, _blue, alpha = image.getpixel((x, middle))
+            assert alpha == 0 or red <= 2, (height, x, red, alpha)
 
 
 def test_palette_transparency_becomes_alpha() -> None:
