@@ -17,14 +17,16 @@ from gallery.models import Image, Rendition
 DISPLAY_HEIGHT = 200
 
 
-def display_expire() -> int:
-    """Seconds that make every display URL of this time bucket expire at the same instant.
+def display_expires_at() -> int:
+    """When the display URLs handed out now expire: the end of the next time bucket.
 
-    The same URL for a whole bucket lets the browser cache the image.
+    Every page view within a bucket gets the same URLs, so the browser caches
+    the images and signatures are reused; each URL still lives at least one
+    whole bucket.
     """
     bucket = settings.SMALLIMAGE_DISPLAY_URL_SECONDS
     now = int(timezone.now().timestamp())
-    return (now // bucket + 2) * bucket - now
+    return (now // bucket + 2) * bucket
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +78,7 @@ class ImageCard:
 
 def image_cards(images: Iterable[Image], *, absolute_url: Callable[[str], str]) -> list[ImageCard]:
     """Cards for images whose owner (with tier) and renditions are already loaded."""
-    expire = display_expire()
+    expires_at = display_expires_at()
     cards = []
     for image in images:
         tier = image.owner.tier
@@ -85,7 +87,7 @@ def image_cards(images: Iterable[Image], *, absolute_url: Callable[[str], str]) 
             RenditionView(
                 rendition=rendition,
                 share_url=absolute_url(reverse("gallery:share", args=[rendition.share_token])),
-                display_url=rendition.file.storage.url(rendition.file.name, expire=expire),
+                display_url=rendition.file.storage.url_until(rendition.file.name, expires_at),
             )
             for rendition in access.allowed_renditions(renditions, tier)
         ]

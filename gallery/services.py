@@ -261,6 +261,6 @@ def link_create(*, image: Image, rendition: str, expires_in: int) -> Link:
     if not low <= expires_in <= high:
         raise InvalidLink(f"A link must last between {low} and {high} seconds.")
     target = rendition_for_key(image=image, key=rendition)
-    expires_at = datetime.fromtimestamp(expiry_timestamp(expires_in), tz=UTC)
-    url = target.file.storage.url(target.file.name, expire=expires_in)
-    return Link(url=url, expires_at=expires_at, rendition=target)
+    expires_at = expiry_timestamp(expires_in)
+    url = target.file.storage.url_until(target.file.name, expires_at)
+    return Link(url=url, expires_at=datetime.fromtimestamp(expires_at, tz=UTC), rendition=target)

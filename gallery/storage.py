@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import enum
 import os
+import threading
+from collections import OrderedDict
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -19,6 +22,8 @@ from django.core.files.storage import FileSystemStorage
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
+from django.utils.encoding import filepath_to_uri
+from django.utils.http import http_date
 from storages.backends.s3 import S3Storage
 from storages.utils import clean_name
 
@@ -62,8 +67,11 @@ class SignedFileSystemStorage(FileSystemStorage):
     def url(self, name: str, expire: int | None = None) -> str:
         if expire is None:
             expire = settings.SMALLIMAGE_DISPLAY_URL_SECONDS
-        expires = expiry_timestamp(expire)
-        query = urlencode({"expires": expires, "signature": _signature(name, expires)})
+        return self.url_until(name, expiry_timestamp(expire))
+
+    def url_until(self, name: str, expires_at: int) -> str:
+        """A link that works until `expires_at` (whole seconds since the epoch)."""
+        query = urlencode({"expires": expires_at, "signature": _signature(name, expires_at)})
         return f"{reverse('gallery:file', kwargs={'name': name})}?{query}"
 
     def health_check(self) -> None:
@@ -97,15 +105,57 @@ class PrivateS3Storage(S3Storage):
             "public_endpoint_url": None,
         }
 
+    # Signed URLs kept for reuse: the same name and expiry give the same URL, and
+    # a page of thumbnails need not cost an RSA signature per image per view.
+    SIGNED_URLS_KEPT = 4096
+
+    def __init__(self, **settings_) -> None:
+        super().__init__(**settings_)
+        self._signed: OrderedDict[tuple[str, int], str] = OrderedDict()
+        self._signed_lock = threading.Lock()
+
     def url(self, name: str, expire: int | None = None, **kwargs) -> str:
         if expire is None:
             expire = settings.SMALLIMAGE_DISPLAY_URL_SECONDS
+        if not (self.custom_domain and self.cloudfront_signer):
+            expire = min(expire, S3_MAX_PRESIGN_SECONDS)
+        return self.url_until(name, expiry_timestamp(expire))
+
+    def url_until(self, name: str, expires_at: int) -> str:
+        """A signed URL that works until `expires_at` (whole seconds since the epoch).
+
+        A URL once signed stays valid until that instant, so it is reused for
+        every later request of the same name and expiry.
+        """
+        key = (name, expires_at)
+        with self._signed_lock:
+            if key in self._signed:
+                self._signed.move_to_end(key)
+                return self._signed[key]
+        url = self._sign(self._normalize_name(clean_name(name)), expires_at)
+        with self._signed_lock:
+            self._signed[key] = url
+            if len(self._signed) > self.SIGNED_URLS_KEPT:
+                self._signed.popitem(last=False)
+        return url
+
+    def _sign(self, key: str, expires_at: int) -> str:
         if self.custom_domain and self.cloudfront_signer:
-            return super().url(name, expire=expire, **kwargs)
+            resource = f"{self.url_protocol}//{self.custom_domain}/{filepath_to_uri(key)}"
+            return self.cloudfront_signer.generate_presigned_url(
+                resource, date_less_than=datetime.fromtimestamp(expires_at, tz=UTC)
+            )
+        lifetime = max(1, expires_at - int(timezone.now().timestamp()))
         return self._signing_client().generate_presigned_url(
             "get_object",
-            Params={"Bucket": self.bucket_name, "Key": self._normalize_name(clean_name(name))},
-            ExpiresIn=min(expire, S3_MAX_PRESIGN_SECONDS),
+            Params={
+                "Bucket": self.bucket_name,
+                "Key": key,
+                # Browsers keep the image exactly as long as the link works.
+                "ResponseCacheControl": "private",
+                "ResponseExpires": http_date(expires_at),
+            },
+            ExpiresIn=min(lifetime, S3_MAX_PRESIGN_SECONDS),
         )
 
     def health_check(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -101,6 +102,33 @@ def test_static_files_collect_for_production(tmp_path):
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    manifest = (tmp_path / "static" / "staticfiles.json").read_text()
+    manifest = json.loads((tmp_path / "static" / "staticfiles.json").read_text())["paths"]
     assert "vendor/bootstrap/bootstrap.min.css" in manifest
     assert list((tmp_path / "static" / "js").glob("app.*.js.gz"))
+
+    # Served by WhiteNoise in production: compressed, and cached forever by hash.
+    hashed = manifest["js/app.js"]
+    probe = (
+        "import sys, json; sys.path[:0] = ['.', 'site']; import django; django.setup(); "
+        "from django.test import Client; client = Client(SERVER_NAME='localhost'); "
+        f"r = client.get('/static/{hashed}', HTTP_ACCEPT_ENCODING='gzip'); "
+        "print(json.dumps({'status': r.status_code, 'cache': r['Cache-Control'], "
+        "'encoding': r.get('Content-Encoding')}))"
+    )
+    served = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=ROOT,
+        env={
+            **environment,
+            "DJANGO_SETTINGS_MODULE": "settings",
+            "DJANGO_ALLOWED_HOSTS": "localhost",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert served.returncode == 0, served.stderr[-2000:]
+    answer = json.loads(served.stdout.strip().splitlines()[-1])
+    assert answer["status"] == 200
+    assert "immutable" in answer["cache"] and "max-age=315360000" in answer["cache"]
+    assert answer["encoding"] == "gzip"

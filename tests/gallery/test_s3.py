@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import urllib.request
 from io import BytesIO
 from urllib.parse import parse_qs, urlsplit
@@ -191,3 +192,41 @@ class TestCloudFront:
             == START + 60 + settings.SMALLIMAGE_SHARE_REDIRECT_SECONDS
         )
         assert urlsplit(first).path == f"/{rendition.file.name}"
+
+
+class TestSignatureReuse:
+    def test_two_grid_views_in_a_bucket_give_the_same_urls_and_sign_once(
+        self, cloudfront, enterprise_user, jpeg_upload, login, monkeypatch
+    ):
+        for _ in range(3):
+            services.image_upload(owner=enterprise_user, file=jpeg_upload())
+        signer = default_storage.cloudfront_signer
+        signed = []
+        real = signer.generate_presigned_url
+
+        def counting(*args, **kwargs):
+            signed.append(args[0])
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(signer, "generate_presigned_url", counting)
+        with time_machine.travel(START + 5, tick=False) as clock:
+            client = login(enterprise_user)  # a session of that time
+            first = client.get("/").content.decode()
+            signatures_first_view = len(signed)
+            clock.shift(600)
+            second = client.get("/").content.decode()
+        assert signatures_first_view == 9  # 3 images x (200, 400, original)
+        assert len(signed) == signatures_first_view  # nothing signed again
+        sources = re.findall(r'src="(https://[^"]+)"', first)
+        assert sources and sources == re.findall(r'src="(https://[^"]+)"', second)
+        for url in sources:
+            expires = cloudfront_verify(url.replace("&amp;", "&"), cloudfront)
+            assert expires > START + 5 + 3600 - 1  # at least one whole bucket left
+
+    def test_presigned_responses_expire_with_the_link(self, s3):
+        name = default_storage.save("thumbnails/z.png", ContentFile(b"png"))
+        url = default_storage.url(name, expire=600)
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
+            assert response.headers["Cache-Control"] == "private"
+            expires = parse_qs(urlsplit(url).query)["response-expires"][0]
+            assert response.headers["Expires"] == expires

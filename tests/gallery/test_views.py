@@ -3,6 +3,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -288,3 +289,18 @@ class TestLinks:
         assert response.status_code == 200
         assert "<html" in html
         assert "Works until" in html
+
+
+def test_grid_urls_are_stable_within_a_time_bucket(premium_user, login, upload, settings):
+    upload(premium_user)
+    bucket = settings.SMALLIMAGE_DISPLAY_URL_SECONDS
+    start = (1_800_000_000 // bucket) * bucket
+    with time_machine.travel(start + 10, tick=False) as clock:
+        client = login(premium_user)  # a session of that time
+        first = re.findall(r'src="([^"]+)"', client.get("/").content.decode())
+        clock.move_to(start + bucket - 1)
+        second = re.findall(r'src="([^"]+)"', client.get("/").content.decode())
+        clock.move_to(start + bucket)
+        third = re.findall(r'src="([^"]+)"', client.get("/").content.decode())
+    assert first and first == second  # the browser may cache them
+    assert first != third  # a new bucket, new URLs
