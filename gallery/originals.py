@@ -181,20 +181,12 @@ def _jpeg_segment(
     if keep_location:
         return None
     if marker == _APP1 and payload.startswith(_EXIF_PREFIX):
-        tiff = bytearray(payload[_EXIF_TIFF_START:])
-        try:
-            had_gps = _strip_gps(tiff)
-        except _BrokenExif:
-            # Cannot tell where the GPS is, so the whole block goes, and with it
-            # the orientation: the price of never leaking a position.
-            removed[EXIF] = None
-            return b""
-        if not had_gps:
-            return None
-        removed[GPS] = None
+        tiff = _tiff_without_gps(payload[_EXIF_TIFF_START:], removed)
+        if not tiff:
+            return tiff  # None: no GPS, copy as it is; b"": unreadable, leave out
         # Same length as before: the GPS data is blanked in place.
         header = struct.pack(">BBH", 0xFF, marker, len(payload) + 2)
-        return header + payload[:_EXIF_TIFF_START] + bytes(tiff)
+        return header + payload[:_EXIF_TIFF_START] + tiff
     if marker == _APP1 and payload.startswith(_XMP_PREFIXES):
         removed[XMP] = None
         return b""
@@ -403,21 +395,34 @@ def _clean_png(data: bytes, *, keep_location: bool) -> tuple[list[bytes | memory
     return parts, list(removed)
 
 
-def _png_exif(body: bytes, removed: dict[str, None]) -> bytes | None:
-    """The eXIf chunk to write: None to copy it as it is, b"" to leave it out."""
-    # The chunk holds the TIFF structure itself, but some writers copy JPEG's
-    # "Exif\0\0" header in too.
-    header_length = _EXIF_TIFF_START if body.startswith(_EXIF_PREFIX) else 0
-    tiff = bytearray(body[header_length:])
+def _tiff_without_gps(tiff: bytes, removed: dict[str, None]) -> bytes | None:
+    """An EXIF TIFF block with its GPS blanked in place (same length).
+
+    None when it holds no GPS; b"" when it cannot be walked: then the whole
+    block goes, and the orientation with it, the price of never leaking a
+    position. Adds the label of what was removed to ``removed``.
+    """
+    blanked = bytearray(tiff)
     try:
-        had_gps = _strip_gps(tiff)
+        had_gps = _strip_gps(blanked)
     except _BrokenExif:
         removed[EXIF] = None
         return b""
     if not had_gps:
         return None
     removed[GPS] = None
-    new_body = body[:header_length] + bytes(tiff)
+    return bytes(blanked)
+
+
+def _png_exif(body: bytes, removed: dict[str, None]) -> bytes | None:
+    """The eXIf chunk to write: None to copy it as it is, b"" to leave it out."""
+    # The chunk holds the TIFF structure itself, but some writers copy JPEG's
+    # "Exif\0\0" header in too.
+    header_length = _EXIF_TIFF_START if body.startswith(_EXIF_PREFIX) else 0
+    tiff = _tiff_without_gps(body[header_length:], removed)
+    if not tiff:
+        return tiff  # None: no GPS, copy as it is; b"": unreadable, leave out
+    new_body = body[:header_length] + tiff
     type_and_body = b"eXIf" + new_body
     return (
         struct.pack(">I", len(new_body))
