@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.conf import settings
 from django.urls import reverse
@@ -29,11 +30,21 @@ def display_expires_at() -> int:
     return (now // bucket + 2) * bucket
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RenditionView:
     rendition: Rendition
     share_url: str
-    display_url: str
+    display_expires_at: int
+
+    @cached_property
+    def display_url(self) -> str:
+        """A signed URL for showing the file, made only if a page shows it.
+
+        The API and the grid's original-size links never need one, and signing
+        (an RSA signature with CloudFront) is the costly part of a page.
+        """
+        file = self.rendition.file
+        return file.storage.url_until(file.name, self.display_expires_at)
 
     @property
     def key(self) -> str:
@@ -87,7 +98,7 @@ def image_cards(images: Iterable[Image], *, absolute_url: Callable[[str], str]) 
             RenditionView(
                 rendition=rendition,
                 share_url=absolute_url(reverse("gallery:share", args=[rendition.share_token])),
-                display_url=rendition.file.storage.url_until(rendition.file.name, expires_at),
+                display_expires_at=expires_at,
             )
             for rendition in access.allowed_renditions(renditions, tier)
         ]

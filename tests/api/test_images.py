@@ -10,6 +10,7 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from gallery import services
 from gallery.models import Image
+from gallery.storage import SignedFileSystemStorage
 from tests.factories import UserFactory
 from tests.gallery import images
 
@@ -225,3 +226,18 @@ def test_link_creation_is_throttled(api_as, enterprise_user, stored, monkeypatch
     ]
     assert statuses == [201, 201, 429]
     assert "throttled" in api.post(url, {"rendition": "200", "expires_in": 600}).json()["detail"]
+
+
+def test_api_list_signs_no_display_urls(api_as, premium_user, stored, monkeypatch):
+    """The API hands out share links only; signing file URLs for it is wasted work."""
+    stored(premium_user)
+    signed = []
+    real = SignedFileSystemStorage.url_until
+
+    def counting(storage, name, expires_at):
+        signed.append(name)
+        return real(storage, name, expires_at)
+
+    monkeypatch.setattr(SignedFileSystemStorage, "url_until", counting)
+    assert api_as(premium_user).get(IMAGES).status_code == 200
+    assert signed == []
