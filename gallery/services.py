@@ -252,10 +252,13 @@ def rendition_for_key(*, image: Image, key: str) -> Rendition:
     raise RenditionNotAllowed(f"There is no {key} px thumbnail of this image on your plan.")
 
 
+NO_EXPIRING_LINKS = "Your plan does not include expiring links."
+
+
 def link_create(*, image: Image, rendition: str, expires_in: int) -> Link:
     """A link to one rendition that works for exactly `expires_in` seconds."""
     if not image.owner.tier.can_make_expiring_links:
-        raise RenditionNotAllowed("Your plan does not include expiring links.")
+        raise RenditionNotAllowed(NO_EXPIRING_LINKS)
     low = settings.SMALLIMAGE_EXPIRING_LINK_MIN_SECONDS
     high = settings.SMALLIMAGE_EXPIRING_LINK_MAX_SECONDS
     if not low <= expires_in <= high:

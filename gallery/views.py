@@ -52,7 +52,6 @@ def image_list(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "cards": image_cards(page.object_list, absolute_url=request.build_absolute_uri),
-        "upload_form": UploadForm(),
         "tier": request.user.tier,
         "max_upload_mb": settings.SMALLIMAGE_MAX_UPLOAD_BYTES / 1_000_000,
         "keep_location": settings.SMALLIMAGE_KEEP_LOCATION,
@@ -161,9 +160,9 @@ def link_create(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     link = None
     refusal = None
     status = 200
-    if form is None:
+    if form is None:  # no form to fill: the tier has no expiring links
         status = 403
-        refusal = "Your plan does not include expiring links."
+        refusal = services.NO_EXPIRING_LINKS
     elif not form.is_valid():
         status = 400
     else:
