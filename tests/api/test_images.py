@@ -142,12 +142,9 @@ class TestDetailAndDelete:
         )
         assert Image.objects.filter(pk=theirs.pk).exists()
 
-    def test_delete_removes_image_and_files(
-        self, api_as, basic_user, stored, media_files, django_capture_on_commit_callbacks
-    ):
+    def test_delete_removes_image_and_files(self, api_as, basic_user, stored, media_files):
         image = stored(basic_user)
-        with django_capture_on_commit_callbacks(execute=True):
-            response = api_as(basic_user).delete(f"{IMAGES}{image.public_id}/")
+        response = api_as(basic_user).delete(f"{IMAGES}{image.public_id}/")
         assert response.status_code == 204
         assert not Image.objects.exists()
         assert media_files() == []

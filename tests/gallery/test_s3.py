@@ -102,13 +102,10 @@ class TestS3:
                 assert thumbnail.height == int(key)
         assert s3.read(renditions["original"].file.name)[:3] == b"\xff\xd8\xff"
 
-    def test_delete_removes_every_object(
-        self, s3, premium_user, jpeg_upload, django_capture_on_commit_callbacks
-    ):
+    def test_delete_removes_every_object(self, s3, premium_user, jpeg_upload):
         image = services.image_upload(owner=premium_user, file=jpeg_upload())
         kept = services.image_upload(owner=premium_user, file=jpeg_upload())
-        with django_capture_on_commit_callbacks(execute=True):
-            services.image_delete(image=image)
+        services.image_delete(image=image)
         assert s3.keys() == sorted(r.file.name for r in kept.renditions.all())
 
     def test_keys_are_never_overwritten(self, s3):

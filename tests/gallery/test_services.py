@@ -154,14 +154,11 @@ def test_user_upgrade_backfills_missing_thumbnails(
     assert heights(image) == [None, 200, 400]
 
 
-def test_delete_removes_rows_and_every_file(
-    premium_user, jpeg_upload, media_files, django_capture_on_commit_callbacks
-):
+def test_delete_removes_rows_and_every_file(premium_user, jpeg_upload, media_files):
     image = services.image_upload(owner=premium_user, file=jpeg_upload())
     kept = services.image_upload(owner=premium_user, file=jpeg_upload())
     assert len(media_files()) == 6
-    with django_capture_on_commit_callbacks(execute=True):
-        services.image_delete(image=image)
+    services.image_delete(image=image)
     assert not Image.objects.filter(pk=image.pk).exists()
     assert not Rendition.objects.filter(image_id=image.pk).exists()
     assert media_files() == sorted(r.file.name for r in kept.renditions.all())

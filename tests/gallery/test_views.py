@@ -185,13 +185,12 @@ class TestDetail:
 
 class TestDelete:
     def test_htmx_delete_swaps_the_card_out_and_removes_files(
-        self, basic_user, login, upload, media_files, django_capture_on_commit_callbacks
+        self, basic_user, login, upload, media_files
     ):
         image = upload(basic_user)
-        with django_capture_on_commit_callbacks(execute=True):
-            response = login(basic_user).post(
-                reverse("gallery:image_delete", args=[image.public_id]), **HTMX
-            )
+        response = login(basic_user).post(
+            reverse("gallery:image_delete", args=[image.public_id]), **HTMX
+        )
         assert response.status_code == 200
         assert response.content == b""
         assert not Image.objects.exists()
