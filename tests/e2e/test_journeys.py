@@ -133,11 +133,16 @@ def test_delete_with_confirmation(page: Page, sign_in):
     card = page.locator(".image-card")
     expect(card).to_have_count(1)
 
-    page.once("dialog", lambda dialog: dialog.dismiss())
+    # One handler for the whole test: Playwright subscribes to dialogs without
+    # waiting, and a dialog nobody is subscribed to is dismissed on its own.
+    answers: list[bool] = []
+    page.on("dialog", lambda dialog: dialog.accept() if answers.pop(0) else dialog.dismiss())
+
+    answers.append(False)
     card.get_by_role("link", name="Delete").click()
     expect(card).to_have_count(1)
 
-    page.once("dialog", lambda dialog: dialog.accept())
+    answers.append(True)
     card.get_by_role("link", name="Delete").click()
     expect(card).to_have_count(0)
     expect(page.get_by_text("No images yet")).to_be_visible()
