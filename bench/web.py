@@ -205,7 +205,7 @@ class PipelineTime:
 
 @dataclass
 class PipelineRuns:
-    """What ``services.image_upload`` and the render task do to the bytes, run by run.
+    """What ``services.image_upload`` and the render it runs do to the bytes, run by run.
 
     Each mode runs it in this process just before each timed upload, so that the
     pipeline and the uploads it is compared with meet the machine in the same state.
@@ -241,7 +241,7 @@ class PipelineRuns:
 @dataclass(frozen=True)
 class StorageTime:
     writes_ms: float  # the original and the thumbnails, each checked for then written
-    read_ms: float  # the original read back, as the render task does (not in the target)
+    read_ms: float  # the original read back, as a worker's render does (not in the target)
     how: str
 
 
@@ -312,7 +312,7 @@ def time_s3_storage(files: list[bytes], client: Any, runs: int) -> StorageTime:
 
 
 # Run by `manage.py shell` with a mode's settings: the pipeline's files saved and
-# the original read back through default_storage, as the upload does; then deleted.
+# the original read back through default_storage, as a worker's render does; then deleted.
 STORAGE_PROBE = """
 import json, os, statistics, time
 from pathlib import Path
@@ -903,7 +903,8 @@ def print_upload_budget(results: list[ModeResult], photos: Photos, files: list[b
             f" through the app's default_storage.save {app_storage.writes_ms:.0f} ms"
         )
         print(
-            f"{indent}reading the original back, as the render task does (not in the target):"
+            f"{indent}reading the original back, as a worker's render does (an upload"
+            " rendering in the request uses the bytes it has):"
             f" {storage.read_ms:.0f} ms bare, {app_storage.read_ms:.0f} ms through"
             " default_storage.open"
         )

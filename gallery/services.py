@@ -12,6 +12,7 @@ import logging
 import secrets
 import unicodedata
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -97,6 +98,13 @@ def _store(folder: str, extension: str, data: bytes) -> str:
         raise StorageUnavailable(STORAGE_FAILED) from error
 
 
+# The name and bytes of the original that image_upload has just stored, while it
+# queues the render. A task backend that runs the render at once, in this very
+# call, finds the bytes here instead of downloading the file it has just
+# uploaded (a round trip to S3 in production); a worker process never sees them.
+_just_stored: ContextVar[tuple[str, bytes] | None] = ContextVar("just_stored", default=None)
+
+
 def image_upload(*, owner: User, file: UploadedFile) -> Image:
     """Validate and store an uploaded image, then have its thumbnails rendered."""
     data = _read_upload(file)
@@ -128,7 +136,11 @@ def image_upload(*, owner: User, file: UploadedFile) -> Image:
     except Exception:
         _delete_files([name])
         raise
-    tasks.render_thumbnails.enqueue(image_id=image.pk)
+    just_stored = _just_stored.set((name, data))
+    try:
+        tasks.render_thumbnails.enqueue(image_id=image.pk)
+    finally:
+        _just_stored.reset(just_stored)
     return image
 
 
@@ -152,10 +164,10 @@ def thumbnails_render(*, image_id: int) -> list[Rendition]:
             created: list[Rendition] = []
             if missing:
                 original = next(r for r in renditions if r.is_original)
-                with original.file.open("rb") as stored:
-                    data = stored.read()
                 thumbnails = pipeline.render(
-                    data, missing, max_pixels=settings.SMALLIMAGE_MAX_IMAGE_PIXELS
+                    _original_bytes(original),
+                    missing,
+                    max_pixels=settings.SMALLIMAGE_MAX_IMAGE_PIXELS,
                 )
                 for thumbnail in thumbnails.values():
                     name = _store("thumbnails", thumbnail.extension, thumbnail.data)
@@ -178,6 +190,14 @@ def thumbnails_render(*, image_id: int) -> list[Rendition]:
     except Exception:
         _delete_files(saved)
         raise
+
+
+def _original_bytes(original: Rendition) -> bytes:
+    just_stored = _just_stored.get()
+    if just_stored is not None and just_stored[0] == original.file.name:
+        return just_stored[1]
+    with original.file.open("rb") as stored:
+        return stored.read()
 
 
 def image_mark_failed(*, image_id: int) -> None:

@@ -16,7 +16,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import default_storage, storages
 from django.urls import reverse
 from PIL import Image as PILImage
 
@@ -101,6 +101,30 @@ class TestS3:
             with PILImage.open(BytesIO(body)) as thumbnail:
                 assert thumbnail.height == int(key)
         assert s3.read(renditions["original"].file.name)[:3] == b"\xff\xd8\xff"
+
+    def test_upload_renders_from_its_own_bytes_and_a_retry_reads_the_bucket(
+        self, s3, premium_user, jpeg_upload, monkeypatch
+    ):
+        opened = []
+        storage = storages["default"]  # the S3 storage behind default_storage
+        real_open = storage.open
+
+        def recording_open(name, *args, **kwargs):
+            opened.append(name)
+            return real_open(name, *args, **kwargs)
+
+        monkeypatch.setattr(storage, "open", recording_open)
+        image = services.image_upload(owner=premium_user, file=jpeg_upload(1200, 900))
+        # Rendered in the request from the bytes just uploaded: no download.
+        assert opened == []
+        assert Image.objects.get(pk=image.pk).status == Image.Status.READY
+
+        # A later render (here after a thumbnail is lost) fetches the original.
+        image.renditions.filter(thumbnail_height=400).delete()
+        created = services.thumbnails_render(image_id=image.pk)
+        assert [r.thumbnail_height for r in created] == [400]
+        original = image.renditions.get(thumbnail_height=None)
+        assert opened == [original.file.name]
 
     def test_delete_removes_every_object(self, s3, premium_user, jpeg_upload):
         image = services.image_upload(owner=premium_user, file=jpeg_upload())
