@@ -8,11 +8,11 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 
-.PHONY: run test lint format migrate demo clean help postgresql
+.PHONY: run test lint format migrate demo clean help postgresql nodejs
 
 help:
 	@echo "make run    venv, dependencies, migrations, demo accounts, server on http://127.0.0.1:8000"
-	@echo "make test   test dependencies (Chromium, PostgreSQL included), then the whole suite"
+	@echo "make test   test dependencies (Chromium, PostgreSQL, Node.js), then the whole suite"
 	@echo "make lint   ruff"
 
 $(BIN)/python:
@@ -48,9 +48,15 @@ postgresql:
 		echo "Installing PostgreSQL (Debian) for the tests"; \
 		$(SUDO) apt-get update -q && $(APT_INSTALL) postgresql; }
 
+# Node.js, which runs the CloudFront Function in deploy/ under test.
+nodejs:
+	@command -v node >/dev/null 2>&1 || { \
+		echo "Installing Node.js (Debian) for the tests"; \
+		$(SUDO) apt-get update -q && $(APT_INSTALL) nodejs; }
+
 # The whole suite on PostgreSQL, as in production; then the browser journeys and
 # the HTML views again on the embedded SQLite default that `make run` uses.
-test: $(VENV)/.requirements-dev /usr/bin/chromium postgresql
+test: $(VENV)/.requirements-dev /usr/bin/chromium postgresql nodejs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run

@@ -6,8 +6,11 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
+import subprocess
 import urllib.request
 from io import BytesIO
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -85,6 +88,37 @@ def cloudfront_verify(url: str, public_key: rsa.RSAPublicKey) -> int:
     )
     public_key.verify(signature, policy, padding.PKCS1v15(), hashes.SHA1())  # noqa: S303
     return expires
+
+
+VIEWER_RESPONSE = Path(__file__).resolve().parents[2] / "deploy/cloudfront-viewer-response.js"
+
+# Runs the CloudFront Function on one event, with the clock at a given second.
+NODE_HARNESS = """
+const [source, event, now] = process.argv.slice(1);
+Date.now = () => Number(now) * 1000;
+const handler = new Function(require("fs").readFileSync(source, "utf8") + "; return handler;")();
+process.stdout.write(JSON.stringify(handler(JSON.parse(event))));
+"""
+
+
+def viewer_response(url: str, *, now: int, status: int = 200) -> dict:
+    """Run deploy/cloudfront-viewer-response.js as CloudFront would for ``url``."""
+    node = shutil.which("node")
+    assert node, "Node.js runs the CloudFront Function under test; `make test` installs it"
+    query = {name: {"value": values[0]} for name, values in parse_qs(urlsplit(url).query).items()}
+    event = {
+        "version": "1.0",
+        "request": {"method": "GET", "uri": urlsplit(url).path, "querystring": query},
+        "response": {"statusCode": status, "headers": {"content-type": {"value": "image/jpeg"}}},
+    }
+    result = subprocess.run(
+        [node, "-e", NODE_HARNESS, str(VIEWER_RESPONSE), json.dumps(event), str(now)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return json.loads(result.stdout)["headers"]
 
 
 class TestS3:
@@ -192,6 +226,33 @@ class TestCloudFront:
         cloudfront_verify(url, cloudfront)
         with pytest.raises(InvalidSignature):
             cloudfront_verify(tamper(url), cloudfront)
+
+    def test_viewer_response_function_caches_for_exactly_the_links_life(
+        self, cloudfront, enterprise_user, jpeg_upload
+    ):
+        image = services.image_upload(owner=enterprise_user, file=jpeg_upload())
+        with time_machine.travel(START, tick=False):
+            url = services.link_create(image=image, rendition="400", expires_in=1234).url
+        headers = viewer_response(url, now=START + 34)
+        assert headers["cache-control"] == {"value": "private, max-age=1200"}
+        assert headers["content-type"] == {"value": "image/jpeg"}
+        # Once the link has ended (CloudFront refuses it anyway), nothing is kept.
+        assert viewer_response(url, now=START + 1234)["cache-control"]["value"].endswith("=0")
+        assert viewer_response(url, now=START + 9999)["cache-control"]["value"].endswith("=0")
+
+    @pytest.mark.parametrize(
+        ("query", "status"),
+        [
+            ("Expires=1800000600&Signature=x&Key-Pair-Id=K", 403),  # refused: not cacheable
+            ("Policy=eyJ9&Signature=x&Key-Pair-Id=K", 200),  # a custom policy, no Expires
+            ("Expires=18000006OO&Signature=x&Key-Pair-Id=K", 200),  # not a number
+            ("", 200),
+        ],
+    )
+    def test_viewer_response_function_leaves_other_responses_alone(self, query, status):
+        url = f"https://{CDN}/thumbnails/a.jpg?{query}"
+        headers = viewer_response(url, now=START, status=status)
+        assert headers == {"content-type": {"value": "image/jpeg"}}
 
     def test_share_link_redirects_to_a_fresh_short_lived_signed_url(
         self, cloudfront, premium_user, jpeg_upload, client, settings
