@@ -80,7 +80,10 @@ def accepted() -> list[Accepted]:
     palette.putpalette([255, 0, 0] + [0, 0, 255] * 255)
     palette.paste(1, (0, 0, 200, 300))
     palette_png = images.to_png(palette, transparency=1)
-    grey_alpha = images.to_png(Image.new("LA", (400, 300), (128, 255)))
+    grey_alpha = Image.new("LA", (400, 300), (128, 255))
+    grey_alpha.paste((0, 0), (0, 0, 100, 300))  # a transparent strip keeps the alpha
+    # Alpha that hides nothing, as in many screenshots: thumbnails drop it.
+    opaque_alpha = images.to_png(Image.new("RGBA", (400, 300), (*images.RED, 255)))
     xmp = (
         b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF><rdf:Description '
         b'exif:GPSLatitude="52,22.2N"/></rdf:RDF></x:xmpmeta>'
@@ -98,7 +101,9 @@ def accepted() -> list[Accepted]:
         Accepted("grey16.png", images.to_png(grey16), (0.5, 0.5), (128,), (400, 300)),
         Accepted("palette.png", palette_png, (0.75, 0.5), (255, 0, 0, 255), (400, 300)),
         Accepted("palette-transparent.png", palette_png, (0.25, 0.5), (0, 0, 0, 0), (400, 300)),
-        Accepted("grey-alpha.png", grey_alpha, (0.5, 0.5), (128, 255), (400, 300)),
+        Accepted("grey-alpha.png", images.to_png(grey_alpha), (0.5, 0.5), (128, 255), (400, 300)),
+        Accepted("grey-alpha-clear.png", images.to_png(grey_alpha), (0.1, 0.5), (0, 0), (400, 300)),
+        Accepted("opaque-alpha.png", opaque_alpha, (0.5, 0.5), images.RED, (400, 300)),
         Accepted(
             "rotated.jpg",
             images.to_jpeg(images.marked(400, 300), exif_orientation=6),

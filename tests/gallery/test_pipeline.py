@@ -501,6 +501,23 @@ def test_png_alpha_survives_without_colour_bleeding(heights: list[int]) -> None:
             assert alpha == 0 or red <= 2, (height, x, red, alpha)
 
 
+@pytest.mark.parametrize(
+    ("mode", "colour", "expected_mode"),
+    [("RGBA", (*BLUE, 255), "RGB"), ("LA", (90, 255), "L"), ("P", 1, "RGB")],
+)
+def test_alpha_that_hides_nothing_is_dropped(mode, colour, expected_mode) -> None:
+    source = Image.new(mode, (80, 60), colour)
+    if mode == "P":  # a transparent palette entry that no pixel uses
+        source.putpalette([255, 255, 255, *BLUE])
+    data = images.to_png(source, **({"transparency": 0} if mode == "P" else {}))
+
+    image = opened(render(data, [30], max_pixels=MAX_PIXELS)[30].data)
+
+    assert image.mode == expected_mode
+    expected = BLUE if expected_mode == "RGB" else 90
+    assert image.getpixel((20, 15)) == expected
+
+
 def test_palette_transparency_becomes_alpha() -> None:
     palette_image = Image.new("P", (80, 60), 0)
     palette_image.putpalette([255, 255, 255, *BLUE])
