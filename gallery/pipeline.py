@@ -320,9 +320,22 @@ def _normalised(im: Image.Image) -> Image.Image:
     """``im`` in one of the modes thumbnails are made in: RGB, RGBA, L or LA.
 
     Transparency stored as a colour key (``info["transparency"]``) becomes an
-    alpha channel, so it survives resampling. Returns ``im`` itself if it is
+    alpha channel, so it survives resampling. An alpha channel that hides
+    nothing, as in many screenshots, is dropped: cheaper than premultiplying at
+    full size, and the thumbnails are smaller. Returns ``im`` itself if it is
     already suitable, to avoid copying a large image.
     """
+    frame = _with_any_transparency_as_alpha(im)
+    if frame.mode in ("RGBA", "LA") and _fully_opaque(frame):
+        return frame.convert(frame.mode[:-1])
+    return frame
+
+
+def _fully_opaque(image: Image.Image) -> bool:
+    return image.getchannel("A").getextrema() == (255, 255)
+
+
+def _with_any_transparency_as_alpha(im: Image.Image) -> Image.Image:
     keyed = "transparency" in im.info
     mode = im.mode
     if mode in _SIXTEEN_BIT_MODES:
@@ -377,10 +390,6 @@ def _thumbnail_images(
     text...) from it, and none may reach a thumbnail.
     """
     frame = _normalised(decoded.image)
-    if frame.mode in ("RGBA", "LA") and _fully_opaque(frame):
-        # An alpha channel that hides nothing, as in many screenshots, is dropped:
-        # cheaper than premultiplying at full size, and the thumbnails are smaller.
-        frame = frame.convert(frame.mode[:-1])
     # Every image derived from `frame` inherits a copy of its info.
     frame.info = {}
     premultiplied: Image.Image | None = None
@@ -410,10 +419,6 @@ def _thumbnail_images(
             image = image.transpose(_TRANSPOSITIONS[decoded.orientation])
         images[size] = image
     return images
-
-
-def _fully_opaque(image: Image.Image) -> bool:
-    return image.getchannel("A").getextrema() == (255, 255)
 
 
 def _chain_source(made: list[Image.Image], size: tuple[int, int]) -> Image.Image | None:
