@@ -2,8 +2,10 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.db.models import Count
 
+from accounts import services as account_services
 from accounts.forms import TierAdminForm
 from accounts.models import Tier, User
 from gallery import services
@@ -32,8 +34,19 @@ class TierAdmin(admin.ModelAdmin):
             services.tier_thumbnails_changed(tier=obj)
 
 
+class PasswordSetForm(AdminPasswordChangeForm):
+    """The admin's "change password" form: a password set here ends the other credentials."""
+
+    def save(self, commit: bool = True) -> User:
+        user = super().save(commit=commit)
+        if commit:
+            account_services.credentials_end(user=user)
+        return user
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    change_password_form = PasswordSetForm
     list_display = ["username", "email", "tier", "is_staff", "date_joined"]
     list_filter = ["tier", "is_staff", "is_superuser", "is_active"]
     list_select_related = ["tier"]
@@ -59,3 +72,5 @@ class UserAdmin(DjangoUserAdmin):
         super().save_model(request, obj, form, change)
         if change and "tier" in form.changed_data:
             services.user_tier_changed(user=obj)
+        if change and "is_active" in form.changed_data and not obj.is_active:
+            account_services.user_deactivate(user=obj)

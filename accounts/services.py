@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+from allauth.account.adapter import get_adapter
 from allauth.account.models import EmailAddress
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.http import HttpRequest
+from knox.models import AuthToken
 
+from accounts.errors import TooManyAttempts
 from accounts.models import Tier, User
 
 
@@ -49,13 +53,46 @@ def user_create(
     return user
 
 
-def password_change(*, user: User, current_password: str, new_password: str) -> None:
+def user_authenticate(*, request: HttpRequest, login: str, password: str) -> User | None:
+    """The active account that `login` (a username or an email) names, if `password` is its own.
+
+    Counts against the same failed-attempt limits as the sign-in page (allauth's
+    "login_failed": per client address and per account), so no door gives an
+    attacker more guesses than another. Raises TooManyAttempts once they are used up.
+    """
+    credentials = {"username": login, "password": password}
+    if "@" in login:
+        credentials["email"] = login
+    try:
+        user = get_adapter(request).authenticate(request, **credentials)
+    except ValidationError as error:
+        # pre_authenticate's only refusal: the limit is reached.
+        raise TooManyAttempts(error.messages[0]) from None
+    if user is None or not user.is_active:
+        return None
+    return user
+
+
+def password_change(
+    *,
+    request: HttpRequest,
+    user: User,
+    current_password: str,
+    new_password: str,
+    keep_token: AuthToken | None = None,
+) -> None:
     """Change the user's own password; the current one must be given.
 
-    Raises ValidationError keyed by field when the current password is wrong
-    or the new one too weak.
+    Guessing the current password counts as failed sign-ins. Every other
+    credential ends (see credentials_end); `keep_token`, the token of the
+    request making the change, goes on working. Raises ValidationError keyed by
+    field when the current password is wrong or the new one too weak, and
+    TooManyAttempts when the account has no guesses left.
     """
-    if not user.check_password(current_password):
+    checked = user_authenticate(
+        request=request, login=user.get_username(), password=current_password
+    )
+    if checked != user:
         raise ValidationError({"current_password": ["Your current password is not correct."]})
     try:
         password_validation.validate_password(new_password, user)
@@ -63,3 +100,27 @@ def password_change(*, user: User, current_password: str, new_password: str) -> 
         raise ValidationError({"new_password": error.messages}) from None
     user.set_password(new_password)
     user.save(update_fields=["password"])
+    credentials_end(user=user, keep_token=keep_token)
+
+
+def credentials_end(*, user: User, keep_token: AuthToken | None = None) -> int:
+    """End every API token of the user but `keep_token`; the number ended.
+
+    Called whenever a password is set (by any door: reset, change, admin, API)
+    and when an account is deactivated. Browser sessions need nothing here:
+    Django checks each session against a hash of the current password and
+    rejects inactive users, so they end at their next request.
+    """
+    tokens = AuthToken.objects.filter(user=user)
+    if keep_token is not None:
+        tokens = tokens.exclude(digest=keep_token.digest)
+    ended, _ = tokens.delete()
+    return ended
+
+
+def user_deactivate(*, user: User) -> None:
+    """Mark the account inactive and end its tokens; its sessions and links stop at once."""
+    if user.is_active:
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+    credentials_end(user=user)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth import authenticate
 from rest_framework import serializers
+from rest_framework.exceptions import Throttled
 
+from accounts import services as account_services
+from accounts.errors import TooManyAttempts
 from accounts.models import Tier, User
 
 RENDITION_PATTERN = r"^(original|[1-9][0-9]{0,3})$"
@@ -55,10 +57,14 @@ class LoginSerializer(serializers.Serializer):
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
 
     def validate(self, attrs: dict) -> dict:
-        user = authenticate(
-            self.context["request"], username=attrs["login"], password=attrs["password"]
-        )
-        if user is None or not user.is_active:
+        request = self.context["request"]
+        try:
+            user = account_services.user_authenticate(
+                request=request._request, login=attrs["login"], password=attrs["password"]
+            )
+        except TooManyAttempts as error:
+            raise Throttled(detail=str(error)) from None
+        if user is None:
             raise serializers.ValidationError(
                 "Unable to sign in with this username or email and password."
             )

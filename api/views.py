@@ -10,16 +10,17 @@ from knox.views import LoginView as KnoxLoginView
 from knox.views import LogoutAllView as KnoxLogoutAllView
 from knox.views import LogoutView as KnoxLogoutView
 from rest_framework import status
-from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
+from rest_framework.exceptions import APIException, PermissionDenied, Throttled, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import AllowAny, IsAdminUser
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import services as account_services
+from accounts.errors import TooManyAttempts
 from api import serializers as api
 from gallery import selectors, services
 from gallery.errors import (
@@ -101,14 +102,16 @@ class PasswordChangeView(APIView):
         data = api.PasswordChangeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            account_services.password_change(user=request.user, **data.validated_data)
+            account_services.password_change(
+                request=request._request,
+                user=request.user,
+                keep_token=request.auth if isinstance(request.auth, AuthToken) else None,
+                **data.validated_data,
+            )
+        except TooManyAttempts as error:
+            raise Throttled(detail=str(error)) from None
         except DjangoValidationError as error:
             raise ValidationError(error.message_dict) from None
-        # A changed password ends every other token; this one keeps working.
-        others = AuthToken.objects.filter(user=request.user)
-        if isinstance(request.auth, AuthToken):
-            others = others.exclude(digest=request.auth.digest)
-        others.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -204,8 +207,18 @@ class LinkCreateView(APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
+class CanAddUsers(BasePermission):
+    """Staff holding the "Can add user" permission, as the Django admin requires."""
+
+    message = 'Creating users needs a staff account with the "Can add user" permission.'
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        user = request.user
+        return bool(user.is_authenticated and user.is_staff and user.has_perm("accounts.add_user"))
+
+
 class UserCreateView(APIView):
-    permission_classes = [IsAdminUser]
+    permission_classes = [CanAddUsers]
 
     @extend_schema(
         request=api.UserCreateSerializer,

@@ -14,6 +14,12 @@ def rendition_allowed(rendition: Rendition, tier: Tier) -> bool:
     return rendition.thumbnail_height in tier.thumbnail_heights
 
 
+def rendition_reachable(rendition: Rendition) -> bool:
+    """Whether a link to this rendition works now: an active owner whose tier allows it."""
+    owner = rendition.image.owner
+    return owner.is_active and rendition_allowed(rendition, owner.tier)
+
+
 def allowed_renditions(renditions: Iterable[Rendition], tier: Tier) -> list[Rendition]:
     """The renditions this tier may see, thumbnails by height, then the original."""
     allowed = [rendition for rendition in renditions if rendition_allowed(rendition, tier)]

@@ -56,7 +56,8 @@ class Rendition(models.Model):
     thumbnail_height = models.PositiveIntegerField(null=True, blank=True)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
-    file = models.FileField(max_length=255)
+    # Indexed: a signed file link finds its rendition (and owner) by name.
+    file = models.FileField(max_length=255, db_index=True)
     content_type = models.CharField(max_length=50)
     # The opaque id of this rendition's stable share link.
     share_token = models.CharField(max_length=32, unique=True, default=new_share_token)

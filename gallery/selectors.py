@@ -23,3 +23,8 @@ def image_get(*, owner: User, public_id: str) -> Image:
 
 def rendition_by_share_token(*, share_token: str) -> Rendition:
     return Rendition.objects.select_related("image__owner__tier").get(share_token=share_token)
+
+
+def rendition_by_file_name(*, name: str) -> Rendition:
+    """The rendition stored under `name`, with its owner and tier."""
+    return Rendition.objects.select_related("image__owner__tier").get(file=name)

@@ -194,10 +194,19 @@ def share(request: HttpRequest, share_token: str) -> HttpResponse:
         rendition = selectors.rendition_by_share_token(share_token=share_token)
     except Rendition.DoesNotExist:
         raise Http404("This link does not lead to an image.") from None
-    if not access.rendition_allowed(rendition, rendition.image.owner.tier):
+    if not access.rendition_reachable(rendition):
         raise Http404("This link does not lead to an image.")
     expire = settings.SMALLIMAGE_SHARE_REDIRECT_SECONDS
     return redirect(rendition.file.storage.url(rendition.file.name, expire=expire))
+
+
+def _reachable_file(name: str) -> bool:
+    """A stored file whose link may work now: its owner is active, their tier allows it."""
+    try:
+        rendition = selectors.rendition_by_file_name(name=name)
+    except Rendition.DoesNotExist:
+        return False
+    return access.rendition_reachable(rendition) and default_storage.exists(name)
 
 
 @require_safe
@@ -207,7 +216,7 @@ def file_serve(request: HttpRequest, name: str) -> HttpResponse:
     verdict = storage.verify(name, expires, request.GET.get("signature", ""))
     if verdict is storage.Verdict.EXPIRED:
         return render(request, "gallery/link_error.html", {"expired": True}, status=410)
-    if verdict is not storage.Verdict.VALID or not default_storage.exists(name):
+    if verdict is not storage.Verdict.VALID or not _reachable_file(name):
         return render(request, "gallery/link_error.html", {"expired": False}, status=404)
     content_type, _ = mimetypes.guess_type(name)
     response = FileResponse(

@@ -13,6 +13,8 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from django.core.exceptions import ImproperlyConfigured
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -295,7 +297,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "api.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
@@ -369,10 +371,22 @@ SECURE_SSL_REDIRECT = HTTPS and env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 60 * 60 * 24 * 365) if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
 SECURE_HSTS_PRELOAD = HTTPS
-if env_bool("DJANGO_BEHIND_PROXY", False):
+# How many reverse proxies stand in front of the app, each appending the address
+# it saw to X-Forwarded-For. The client is the address that many entries from
+# the right: anything further left was written by the client and is ignored.
+# With none (the embedded default), forwarded headers are ignored altogether and
+# REMOTE_ADDR is the client. DJANGO_BEHIND_PROXY=1 is the older spelling of 1.
+PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 1 if env_bool("DJANGO_BEHIND_PROXY", False) else 0)
+if PROXY_COUNT < 0:
+    raise ImproperlyConfigured("DJANGO_PROXY_COUNT must be 0 or more.")
+if PROXY_COUNT:
     # The proxy in front terminates TLS and says so in this header.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     USE_X_FORWARDED_HOST = True
+# Every per-IP limit (DRF's throttles, allauth's rate limits) finds the client
+# the same way.
+REST_FRAMEWORK["NUM_PROXIES"] = PROXY_COUNT
+ALLAUTH_TRUSTED_PROXY_COUNT = PROXY_COUNT
 # /healthz answers plain HTTP probes from inside the container network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 

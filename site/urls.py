@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
@@ -5,6 +6,9 @@ from gallery.health import healthz
 
 admin.site.site_header = "SmallImage administration"
 admin.site.site_title = "SmallImage admin"
+# The admin signs in through allauth's page: one password form, with its
+# failed-attempt limits (and two-factor), rather than a second one to guess at.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -83,6 +83,16 @@ def enterprise_user(builtin_tiers) -> User:
 
 
 @pytest.fixture
+def user_manager(builtin_tiers) -> User:
+    """A staff user holding only the permission to add users."""
+    from django.contrib.auth.models import Permission
+
+    user = UserFactory(tier=Tier.objects.get(name="Basic"), is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="add_user"))
+    return user
+
+
+@pytest.fixture
 def login() -> Callable[[User], Client]:
     """A function returning a test client signed in as the given user."""
 

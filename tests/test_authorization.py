@@ -22,7 +22,8 @@ from tests.gallery import images
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ["anonymous", "other", "basic", "premium", "enterprise", "staff"]
+# "staff" is a superuser; "bare_staff" may enter the admin but holds no permission.
+ROLES = ["anonymous", "other", "basic", "premium", "enterprise", "staff", "bare_staff"]
 OWNERS = {"basic", "premium", "enterprise"}
 
 
@@ -37,7 +38,7 @@ def signed_in(anonymous: int, status: int) -> dict[str, int]:
 def owners_only(anonymous: int, owner: int | dict[str, int]) -> dict[str, int]:
     """Another user's image, even for staff, is as missing as a deleted one."""
     per_owner = owner if isinstance(owner, dict) else dict.fromkeys(OWNERS, owner)
-    return {"anonymous": anonymous, "other": 404, "staff": 404, **per_owner}
+    return {"anonymous": anonymous, "other": 404, "staff": 404, "bare_staff": 404, **per_owner}
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ CASES = [
             "anonymous": 302,
             "other": 302,
             "staff": 302,
+            "bare_staff": 302,
             "basic": 404,
             "premium": 302,
             "enterprise": 302,
@@ -90,7 +92,12 @@ CASES = [
     Case("api:image_list", "post", signed_in(401, 400), api=True),
     Case("api:image_detail", "get", owners_only(401, 200), api=True),
     # Owners deleting their own images is tested with the API; here, nobody else can.
-    Case("api:image_detail", "delete", {"anonymous": 401, "other": 404, "staff": 404}, api=True),
+    Case(
+        "api:image_detail",
+        "delete",
+        {"anonymous": 401, "other": 404, "staff": 404, "bare_staff": 404},
+        api=True,
+    ),
     Case(
         "api:link_create",
         "post",
@@ -98,6 +105,7 @@ CASES = [
         LINK,
         api=True,
     ),
+    # Creating users takes the "Can add user" permission, not merely staff status.
     Case("api:user_create", "post", {**signed_in(401, 403), "staff": 400}, api=True),
     Case("api:schema", "get", everyone(200), api=True),
     Case("api:docs", "get", everyone(200), api=True),
@@ -185,6 +193,7 @@ def world(builtin_tiers) -> World:
     users = {role: UserFactory(tier=tiers[role]) for role in OWNERS}
     users["other"] = UserFactory(tier=tiers["enterprise"])
     users["staff"] = UserFactory(tier=tiers["enterprise"], is_staff=True, is_superuser=True)
+    users["bare_staff"] = UserFactory(tier=tiers["basic"], is_staff=True)
     owned = {
         role: services.image_upload(
             owner=users[role], file=SimpleUploadedFile("a.jpg", images.jpeg_bytes(500, 500))

@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 from knox.models import AuthToken
 
+from accounts.models import User
 from accounts.services import user_create
 from tests.conftest import PASSWORD
 from tests.factories import UserFactory
@@ -194,8 +195,8 @@ class TestSessionAuth:
 class TestUserCreate:
     URL = "/api/v1/users/"
 
-    def test_staff_creates_a_user_on_a_tier(self, api_as):
-        staff = UserFactory(is_staff=True)
+    def test_staff_creates_a_user_on_a_tier(self, api_as, user_manager):
+        staff = user_manager
         response = api_as(staff).post(
             self.URL,
             {
@@ -213,14 +214,32 @@ class TestUserCreate:
         )
         assert login.status_code == 200
 
-    def test_default_tier_when_none_given(self, api_as):
-        response = api_as(UserFactory(is_staff=True)).post(
+    def test_default_tier_when_none_given(self, api_as, user_manager):
+        response = api_as(user_manager).post(
             self.URL, {"username": "plain", "password": "a long passphrase"}
         )
         assert response.status_code == 201
         assert response.json()["tier"]["name"] == "Basic"
 
     def test_non_staff_is_forbidden(self, api_as, basic_user):
+        response = api_as(basic_user).post(
+            self.URL, {"username": "x", "password": "a long passphrase"}
+        )
+        assert response.status_code == 403
+
+    def test_staff_without_the_permission_is_forbidden(self, api_as):
+        """The admin refuses staff without "Can add user"; so does the API."""
+        response = api_as(UserFactory(is_staff=True)).post(
+            self.URL, {"username": "x", "password": "a long passphrase"}
+        )
+        assert response.status_code == 403
+        assert "Can add user" in response.json()["detail"]
+        assert not User.objects.filter(username="x").exists()
+
+    def test_the_permission_without_staff_is_forbidden(self, api_as, basic_user):
+        from django.contrib.auth.models import Permission
+
+        basic_user.user_permissions.add(Permission.objects.get(codename="add_user"))
         response = api_as(basic_user).post(
             self.URL, {"username": "x", "password": "a long passphrase"}
         )
@@ -239,8 +258,8 @@ class TestUserCreate:
             ({"username": "bad name!", "password": "a long passphrase"}, "username"),
         ],
     )
-    def test_bad_input_names_the_field(self, api_as, data, field):
+    def test_bad_input_names_the_field(self, api_as, user_manager, data, field):
         user_create(username="taken", email="taken@example.com", password=PASSWORD)
-        response = api_as(UserFactory(is_staff=True)).post(self.URL, data)
+        response = api_as(user_manager).post(self.URL, data)
         assert response.status_code == 400
         assert field in response.json()

@@ -8,6 +8,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from gallery import storage
+from gallery.models import Image, Rendition
 
 pytestmark = pytest.mark.django_db
 
@@ -22,9 +23,34 @@ def split(url: str) -> tuple[str, str, str]:
 
 
 @pytest.fixture
-def stored_name() -> str:
-    """The name of a small file saved in the private storage."""
-    return default_storage.save("thumbnails/abc.png", ContentFile(b"\x89PNG fake"))
+def stored_name(basic_user) -> str:
+    """The name of a small file saved in the private storage, a 200 px thumbnail of Basic's."""
+    name = default_storage.save("thumbnails/abc.png", ContentFile(b"\x89PNG fake"))
+    image = Image.objects.create(
+        owner=basic_user, name="abc.png", width=1, height=1, content_type="image/png", size_bytes=9
+    )
+    Rendition.objects.create(
+        image=image, thumbnail_height=200, width=1, height=1, file=name, content_type="image/png"
+    )
+    return name
+
+
+def test_a_stored_file_without_its_row_is_not_served(client, stored_name):
+    url = default_storage.url(stored_name, expire=600)
+    assert client.get(url).status_code == 200
+    Rendition.objects.filter(file=stored_name).delete()
+    assert client.get(url).status_code == 404
+
+
+def test_a_file_the_owners_tier_no_longer_allows_is_not_served(client, stored_name, tier):
+    url = default_storage.url(stored_name, expire=600)
+    owner = Rendition.objects.get(file=stored_name).image.owner
+    owner.tier = tier("Premium")  # 200 px stays
+    owner.save()
+    assert client.get(url).status_code == 200
+    owner.tier.thumbnail_heights = [400]
+    owner.tier.save()
+    assert client.get(url).status_code == 404
 
 
 def test_url_expires_exactly_after_the_given_seconds(stored_name):
