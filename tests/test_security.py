@@ -101,3 +101,122 @@ def test_sign_in_rate_limit_counts_across_processes(client, basic_user):
     )
     assert other["status"] in (200, 429)
     assert other["limited"], other
+
+
+# Forwarded headers: the client address, never a header the client wrote.
+
+API_LOGIN = "/api/v1/auth/login/"
+PROXY = "10.0.0.2"  # REMOTE_ADDR of every request that came through the proxy
+
+
+def api_login_limit(settings) -> int:
+    return int(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["login"].split("/")[0])
+
+
+def guess(client, **headers) -> int:
+    """A wrong password for a new name each time, so only the per-address limit counts."""
+    guess.count = getattr(guess, "count", 0) + 1
+    login = f"nobody{guess.count}"
+    return client.post(API_LOGIN, {"login": login, "password": "guess"}, **headers).status_code
+
+
+@pytest.fixture
+def behind_one_proxy(settings):
+    """The settings DJANGO_PROXY_COUNT=1 makes."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+
+
+@pytest.mark.django_db
+def test_without_a_proxy_forwarded_headers_buy_no_guesses(client, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    limit = api_login_limit(settings)
+    for n in range(limit):
+        assert guess(client, HTTP_X_FORWARDED_FOR=f"203.0.113.{n}") == 400
+    assert guess(client, HTTP_X_FORWARDED_FOR="198.51.100.1") == 429
+
+
+@pytest.mark.django_db
+def test_behind_a_proxy_each_client_has_its_own_allowance(client, settings, behind_one_proxy):
+    from django.core.cache import cache
+
+    cache.clear()
+    limit = api_login_limit(settings)
+    for _ in range(limit):
+        assert guess(client, REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="203.0.113.5") == 400
+    # The same client, lying about what came before the proxy's entry.
+    spoofed = "198.51.100.77, 203.0.113.5"
+    assert guess(client, REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=spoofed) == 429
+    # Another client through the same proxy is not locked out.
+    assert guess(client, REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR="203.0.113.6") == 400
+
+
+@pytest.mark.django_db
+def test_sign_in_page_limits_per_client_behind_a_proxy(client, basic_user, behind_one_proxy):
+    """allauth's per-address limit (10 failures a minute) uses the client's address too."""
+    from django.core.cache import cache
+
+    cache.clear()
+    for n in range(10):
+        client.post(
+            "/accounts/login/",
+            {"login": f"nobody{n}", "password": "guess"},
+            REMOTE_ADDR=PROXY,
+            HTTP_X_FORWARDED_FOR="203.0.113.5",
+        )
+    locked = client.post(
+        "/accounts/login/",
+        {"login": basic_user.username, "password": PASSWORD},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR="203.0.113.5",
+    )
+    assert b"Too many failed login attempts" in locked.content
+    other = client.post(
+        "/accounts/login/",
+        {"login": basic_user.username, "password": PASSWORD},
+        REMOTE_ADDR=PROXY,
+        HTTP_X_FORWARDED_FOR="203.0.113.6",
+    )
+    assert other.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("environment", "count"),
+    [
+        ({}, 0),
+        ({"DJANGO_PROXY_COUNT": "2"}, 2),
+        ({"DJANGO_BEHIND_PROXY": "1"}, 1),
+    ],
+)
+def test_one_setting_says_how_many_proxies_stand_in_front(tmp_path, environment, count):
+    code = (
+        "import json, sys; sys.path[:0] = ['.', 'site']; import settings as s; print(json.dumps("
+        "[s.REST_FRAMEWORK['NUM_PROXIES'], s.ALLAUTH_TRUSTED_PROXY_COUNT, "
+        "hasattr(s, 'SECURE_PROXY_SSL_HEADER')]))"
+    )
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DJANGO_PROXY_COUNT", "DJANGO_BEHIND_PROXY"}
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**clean, "DJANGO_DEBUG": "1", "SMALLIMAGE_VAR_DIR": str(tmp_path), **environment},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout) == [count, count, count > 0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/auth/login/", "/api/v1/me/password/"])
+def test_deeply_nested_json_is_a_400(client, basic_user, path):
+    client.force_login(basic_user)
+    body = "[" * 50_000 + "]" * 50_000
+    response = client.post(path, body, content_type="application/json")
+    assert response.status_code == 400
+    assert "nested too deeply" in response.json()["detail"]
