@@ -22,13 +22,14 @@ from rest_framework.views import APIView
 from accounts import services as account_services
 from accounts.errors import TooManyAttempts
 from api import serializers as api
-from gallery import selectors, services
+from gallery import limits, selectors, services
 from gallery.errors import (
     InvalidImage,
     InvalidLink,
     RenditionNotAllowed,
     RenditionNotReady,
     StorageUnavailable,
+    TooManyUploads,
 )
 from gallery.models import Image
 from gallery.presenters import ImageCard, image_cards
@@ -124,11 +125,6 @@ class ImagePagination(PageNumberPagination):
 class ImageListView(GenericAPIView):
     pagination_class = ImagePagination
     serializer_class = api.ImageSerializer
-    throttle_classes = [ScopedRateThrottle]
-
-    @property
-    def throttle_scope(self) -> str | None:
-        return "upload" if self.request.method == "POST" else None
 
     def get_queryset(self):
         return selectors.image_list(owner=self.request.user)
@@ -154,7 +150,10 @@ class ImageListView(GenericAPIView):
             message = 'Send exactly one file, in the multipart field "file".'
             raise ValidationError({"file": [message]})
         try:
+            limits.upload_count(request._request, user=request.user)
             image = services.image_upload(owner=request.user, file=files[0])
+        except TooManyUploads as error:
+            raise Throttled(detail=str(error)) from None
         except InvalidImage as error:
             raise ValidationError({"file": [str(error)]}) from None
         except StorageUnavailable as error:

@@ -36,3 +36,9 @@ class RenditionNotReady(GalleryError):
     """The tier allows this rendition, but its thumbnail is still being made."""
 
     status_code = 409
+
+
+class TooManyUploads(GalleryError):
+    """The account has used up its uploads for now (one limit for the pages and the API)."""
+
+    status_code = 429

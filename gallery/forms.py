@@ -23,12 +23,22 @@ class MultipleFileField(forms.FileField):
             if self.required:
                 raise forms.ValidationError(self.error_messages["required"], code="required")
             return []
+        limit = settings.SMALLIMAGE_MAX_FILES_PER_UPLOAD
+        if len(items) > limit:
+            raise forms.ValidationError(
+                f"Upload at most {limit} files at a time (you chose {len(items)}).",
+                code="too_many_files",
+            )
         clean_one = super().clean  # zero-argument super() does not work in a comprehension
         return [clean_one(item, initial) for item in items]
 
 
 class UploadForm(forms.Form):
-    files = MultipleFileField(label="Images", help_text="PNG or JPEG.")
+    files = MultipleFileField(
+        label="Images",
+        help_text="PNG or JPEG.",
+        error_messages={"required": "Choose at least one PNG or JPEG image to upload."},
+    )
 
 
 class ExpiringLinkForm(forms.Form):

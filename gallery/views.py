@@ -21,7 +21,7 @@ from django.views.decorators.http import (
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
-from gallery import access, selectors, services, storage
+from gallery import access, limits, selectors, services, storage
 from gallery.errors import GalleryError
 from gallery.forms import ExpiringLinkForm, UploadForm
 from gallery.models import Image, Rendition
@@ -73,12 +73,13 @@ def image_upload(request: HtmxHttpRequest) -> HttpResponse:
     if form.is_valid():
         for file in form.cleaned_data["files"]:
             try:
+                limits.upload_count(request, user=request.user)
                 uploaded.append(services.image_upload(owner=request.user, file=file))
             except GalleryError as error:
                 errors.append(f"{services.clean_label(file.name)}: {error}")
                 status = max(status, error.status_code)
     else:
-        errors.append("Choose at least one PNG or JPEG image to upload.")
+        errors.extend(form.errors["files"])
         status = 400
 
     if request.htmx:

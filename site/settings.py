@@ -303,7 +303,6 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_THROTTLE_RATES": {
         "login": env_str("SMALLIMAGE_THROTTLE_LOGIN", "10/minute"),
-        "upload": env_str("SMALLIMAGE_THROTTLE_UPLOAD", "120/minute"),
         "links": env_str("SMALLIMAGE_THROTTLE_LINKS", "300/minute"),
     },
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -340,6 +339,26 @@ ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm"}
 SMALLIMAGE_SIGNUP_OPEN = env_bool("SMALLIMAGE_SIGNUP_OPEN", True)
 
+
+def _per_user(rate: str, name: str) -> str:
+    """A rate written as DRF's "120/minute", as allauth's "120/m/user"."""
+    amount, _, period = rate.partition("/")
+    if not amount.isdigit() or period[:1] not in {"s", "m", "h", "d"}:
+        raise ImproperlyConfigured(
+            f"{name} must look like 120/minute (per second/minute/hour/day)."
+        )
+    return f"{amount}/{period[0]}/user"
+
+
+# Uploads per account, counted per file and shared by the upload page and the
+# API (one limit for both doors), with allauth's rate-limit machinery: its
+# counters live in the shared cache and are updated under a lock.
+ACCOUNT_RATE_LIMITS = {
+    "upload": _per_user(
+        env_str("SMALLIMAGE_THROTTLE_UPLOAD", "120/minute"), "SMALLIMAGE_THROTTLE_UPLOAD"
+    ),
+}
+
 # SmallImage itself.
 SMALLIMAGE_DEFAULT_TIER = env_str("SMALLIMAGE_DEFAULT_TIER", "Basic")
 SMALLIMAGE_MAX_UPLOAD_BYTES = env_int("SMALLIMAGE_MAX_UPLOAD_BYTES", 25 * 1000 * 1000)
@@ -353,6 +372,8 @@ SMALLIMAGE_EXPIRING_LINK_MAX_SECONDS = 30000
 SMALLIMAGE_SHARE_REDIRECT_SECONDS = env_int("SMALLIMAGE_SHARE_REDIRECT_SECONDS", 300)
 SMALLIMAGE_DISPLAY_URL_SECONDS = env_int("SMALLIMAGE_DISPLAY_URL_SECONDS", 3600)
 SMALLIMAGE_IMAGES_PER_PAGE = env_int("SMALLIMAGE_IMAGES_PER_PAGE", 24)
+# Files one upload request may carry (the page's form; the API takes one).
+SMALLIMAGE_MAX_FILES_PER_UPLOAD = env_int("SMALLIMAGE_MAX_FILES_PER_UPLOAD", 20)
 
 # Uploads up to the byte limit stay in memory; Django's own limit must not
 # refuse a multi-file form before our own checks can explain themselves.

@@ -70,10 +70,8 @@ class TestUpload:
         assert "larger than the limit" in response.json()["file"][0]
         assert media_files() == []
 
-    def test_upload_is_throttled(self, api_as, basic_user, monkeypatch):
-        # DRF reads the rates once, into the throttle class.
-        rates = {**ScopedRateThrottle.THROTTLE_RATES, "upload": "2/minute"}
-        monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", rates)
+    def test_upload_is_throttled(self, api_as, basic_user, settings):
+        settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "upload": "2/m/user"}
         api = api_as(basic_user)
         statuses = [
             api.post(IMAGES, {"file": upload_file()}, format="multipart").status_code

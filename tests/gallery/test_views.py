@@ -151,6 +151,43 @@ class TestUpload:
     def test_get_is_not_allowed(self, basic_user, login):
         assert login(basic_user).get(reverse("gallery:image_upload")).status_code == 405
 
+    def test_files_per_request_are_limited(self, basic_user, login, jpeg_upload, settings):
+        settings.SMALLIMAGE_MAX_FILES_PER_UPLOAD = 2
+        files = [jpeg_upload(name=f"{n}.jpg") for n in range(3)]
+        response = login(basic_user).post(reverse("gallery:image_upload"), {"files": files}, **HTMX)
+        assert response.status_code == 400
+        assert "Upload at most 2 files at a time (you chose 3)." in response.content.decode()
+        assert not Image.objects.exists()
+
+    def test_uploads_are_limited_per_file(self, basic_user, login, jpeg_upload, settings):
+        settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "upload": "2/m/user"}
+        files = [jpeg_upload(name=f"{n}.jpg") for n in range(3)]
+        response = login(basic_user).post(reverse("gallery:image_upload"), {"files": files}, **HTMX)
+        assert response.status_code == 429
+        assert "2.jpg: You have uploaded many images" in response.content.decode()
+        assert Image.objects.count() == 2
+
+    def test_the_page_and_the_api_share_one_upload_limit(
+        self, basic_user, login, jpeg_upload, settings
+    ):
+        from knox.models import AuthToken
+        from rest_framework.test import APIClient
+
+        settings.ACCOUNT_RATE_LIMITS = {**settings.ACCOUNT_RATE_LIMITS, "upload": "2/m/user"}
+        page = login(basic_user)
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(basic_user)[1]}")
+        first = page.post(reverse("gallery:image_upload"), {"files": jpeg_upload()}, **HTMX)
+        second = api.post("/api/v1/images/", {"file": jpeg_upload()}, format="multipart")
+        assert (first.status_code, second.status_code) == (201, 201)
+        assert (
+            api.post("/api/v1/images/", {"file": jpeg_upload()}, format="multipart").status_code
+            == 429
+        )
+        third = page.post(reverse("gallery:image_upload"), {"files": jpeg_upload()}, **HTMX)
+        assert third.status_code == 429
+        assert Image.objects.count() == 2
+
 
 class TestDetail:
     def test_lists_every_link_the_tier_allows(self, premium_user, login, upload):
