@@ -1,10 +1,18 @@
 """Remove location data and smuggled content from stored originals, losslessly.
 
 Originals are kept as uploaded and can be shared as they are, so before storing
-one SmallImage drops what does not belong in a shared file: the GPS position
-(unless the owner chose to keep it), metadata blocks that commonly repeat it,
-comments and text that may hold script, and anything appended after the image's
-end (the payload of a polyglot file: HTML, PHP, a ZIP archive...).
+one SmallImage keeps only what the format needs to show the image as uploaded and
+drops the rest: the GPS position (unless the owner chose to keep it), metadata
+blocks that commonly repeat it, comments, text and application segments that may
+hold script, and anything appended after the image's end (the payload of a
+polyglot file: HTML, PHP, a ZIP archive...).
+
+A JPEG keeps its frame, tables and scans, and of the application segments only
+JFIF, Exif (without its GPS directory), ICC profiles and Adobe's colour
+transform; every other APPn segment and every comment goes. A PNG keeps its
+critical chunks and the ancillary ones that shape how the pixels are shown; a
+critical chunk the PNG standard does not define is refused, since a viewer must
+not show an image holding one.
 
 Everything works on the encoded bytes: JPEG marker segments and PNG chunks are
 copied or left out, never decoded, so the pixels are exactly those uploaded.
@@ -33,11 +41,17 @@ MULTI_PICTURE_INDEX = "multi-picture index"
 COMMENT = "comment"
 TEXT = "text"
 TRAILING_DATA = "trailing data"
-# Other PNG ancillary chunks are listed as e.g. "tIME chunk".
+# Other JPEG segments are listed as e.g. "APP15 segment" or "FFDC segment", other
+# PNG ancillary chunks as e.g. "tIME chunk".
 
 DAMAGED_MESSAGE = (
     "This image appears to be damaged, so it cannot be stored. "
     "Please check the file and upload it again."
+)
+UNKNOWN_CRITICAL_CHUNK_MESSAGE = (
+    "This image appears to be damaged: it holds a PNG chunk ({chunk_type}) that is marked "
+    "as needed to show the image but is not part of the PNG standard, so it cannot be "
+    "stored. Please check the file and upload it again."
 )
 
 
@@ -48,16 +62,23 @@ class Cleaned:
 
 
 def clean_original(data: bytes, *, format: str, keep_location: bool = False) -> Cleaned:
-    """``data`` without location data (unless ``keep_location``), comments and trailing bytes.
+    """``data`` with only what its format needs: no GPS (unless ``keep_location``), no
+    comments, text or other metadata blocks, nothing after the image's end.
 
     ``format`` is "JPEG" or "PNG" as decided by :func:`gallery.pipeline.inspect`;
     an MPO is given as "JPEG" and comes back as its first picture alone.
+
+    ``keep_location`` keeps the GPS directory of the EXIF block, nothing more: XMP
+    and IPTC go either way. They are free-form (XML can carry script as well as a
+    position), PNG text chunks went either way already, and the EXIF GPS is the
+    position every viewer and map reads.
 
     An image with nothing to remove comes back as the very same bytes with
     ``removed == ()``. Otherwise the result decodes to the same pixels, with the
     same colour profile and EXIF orientation. Never longer than ``data``.
 
-    Raises InvalidImage if the file's structure cannot be walked safely.
+    Raises InvalidImage if the file's structure cannot be walked safely, or if a
+    PNG holds a critical chunk the standard does not define.
     """
     if format == "JPEG":
         parts, removed = _clean_jpeg(bytes(data), keep_location=keep_location)
@@ -80,14 +101,39 @@ def _damaged() -> InvalidImage:
 
 _SOS = 0xDA
 _EOI = 0xD9
+_APP0 = 0xE0
 _APP1 = 0xE1
 _APP2 = 0xE2
 _APP13 = 0xED
+_APP14 = 0xEE
+_APP15 = 0xEF
 _COM = 0xFE
 # Markers that stand alone, without a length: TEM and the restart markers.
 _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8)})
+# Segments a decoder reads to decode the scans: the frame headers (SOF0-SOF15),
+# DHT (C4) and DAC (CC) among them, DQT and DRI. Of the other non-APP markers
+# libjpeg skips only DNL, without using it (the height must be in the frame
+# header), and refuses the rest (JPG, DHP, EXP, JPGn, reserved), so dropping them
+# never changes what an accepted file decodes to, while DNL could carry anything.
+_DECODING_MARKERS = frozenset({*range(0xC0, 0xD0), 0xDB, 0xDD} - {0xC8})
 
-_EXIF_PREFIX = b"Exif\x00"  # then a second NUL, or a pad byte some writers put there
+# The application segments kept, by marker and the start of their payload, as
+# Pillow and libjpeg recognise them: JFIF (density; libjpeg's colour space
+# guess), Exif (orientation, camera data), ICC profile chunks, Adobe (the colour
+# transform of CMYK and YCCK files).
+_JFIF_PREFIX = b"JFIF\x00"
+_EXIF_HEADER = b"Exif\x00\x00"
+_ICC_PREFIX = b"ICC_PROFILE\x00"
+_ADOBE_PREFIX = b"Adobe"
+_KEPT_APPLICATION_SEGMENTS = {
+    _APP0: _JFIF_PREFIX,
+    _APP2: _ICC_PREFIX,
+    _APP14: _ADOBE_PREFIX,
+}
+
+# How Exif starts, then a second NUL or a pad byte some writers put there. Only
+# the NUL makes an Exif segment in JPEG; PNG eXIf chunks sometimes copy either in.
+_EXIF_PREFIX = b"Exif\x00"
 _EXIF_TIFF_START = 6
 _XMP_PREFIXES = (b"http://ns.adobe.com/xap/1.0/\x00", b"http://ns.adobe.com/xmp/extension/\x00")
 _MPF_PREFIX = b"MPF\x00"
@@ -170,32 +216,43 @@ def _jpeg_segment(
 
     Adds the label of anything left out to ``removed``.
     """
-    if marker == _COM:
-        removed[COMMENT] = None
-        return b""
-    if marker == _APP2 and payload.startswith(_MPF_PREFIX):
-        # The MPO's index of the pictures after the first. Those are cut off with
-        # the trailing data, so its offsets would point nowhere.
-        removed[MULTI_PICTURE_INDEX] = None
-        return b""
-    if keep_location:
+    if marker in _DECODING_MARKERS:
         return None
-    if marker == _APP1 and payload.startswith(_EXIF_PREFIX):
+    prefix = _KEPT_APPLICATION_SEGMENTS.get(marker)
+    if prefix is not None and payload.startswith(prefix):
+        return None
+    if marker == _APP1 and payload.startswith(_EXIF_HEADER):
+        if keep_location:
+            return None
         tiff = _tiff_without_gps(payload[_EXIF_TIFF_START:], removed)
         if not tiff:
             return tiff  # None: no GPS, copy as it is; b"": unreadable, leave out
         # Same length as before: the GPS data is blanked in place.
         header = struct.pack(">BBH", 0xFF, marker, len(payload) + 2)
         return header + payload[:_EXIF_TIFF_START] + tiff
+    removed[_jpeg_segment_label(marker, payload)] = None
+    return b""
+
+
+def _jpeg_segment_label(marker: int, payload: bytes) -> str:
+    """How ``removed`` names a segment left out."""
+    if marker == _COM:
+        return COMMENT
     if marker == _APP1 and payload.startswith(_XMP_PREFIXES):
-        removed[XMP] = None
-        return b""
+        return XMP
+    if marker == _APP1 and payload.startswith(_EXIF_PREFIX):
+        # A pad byte other than NUL after "Exif\0": Pillow and browsers do not
+        # read it as EXIF, but exiftool does, GPS included.
+        return EXIF
+    if marker == _APP2 and payload.startswith(_MPF_PREFIX):
+        # The MPO's index of the pictures after the first. Those are cut off with
+        # the trailing data, so its offsets would point nowhere.
+        return MULTI_PICTURE_INDEX
     if marker == _APP13:
-        removed[IPTC] = None
-        return b""
-    # APP0 (JFIF), APP2 ICC profiles, APP14 Adobe (colour transform), tables,
-    # frame headers and segments we do not know are needed to decode as before.
-    return None
+        return IPTC
+    if _APP0 <= marker <= _APP15:
+        return f"APP{marker - _APP0} segment"
+    return f"FF{marker:02X} segment"
 
 
 # ---------------------------------------------------------------------------
@@ -319,7 +376,10 @@ _XMP_KEYWORD = b"XML:com.adobe.xmp"
 # Ancillary chunks that shape how the pixels are shown (transparency, colour,
 # pixel size, animation) are kept. The others (tIME, C2PA's caBX, private
 # chunks...) are not needed to decode and may carry anything: they are dropped.
-# Critical chunks (first letter upper case) are always kept, known or not.
+# Critical chunks (first letter upper case) are kept if the standard defines
+# them. Any other is refused: the standard has a viewer refuse such a file, but
+# Pillow skips the chunk, so it would otherwise be stored with whatever it holds.
+_CRITICAL_CHUNKS = frozenset({b"IHDR", b"PLTE", b"IDAT", b"IEND"})
 _KEPT_ANCILLARY = frozenset(
     {
         b"tRNS",
@@ -345,8 +405,8 @@ def _clean_png(data: bytes, *, keep_location: bool) -> tuple[list[bytes | memory
     """The pieces of the cleaned file and the labels of what was left out.
 
     Checks the chunk structure (lengths within the file, four-letter types, IHDR
-    first, IEND present) but not the checksums: Pillow accepted the file, and
-    kept chunks are copied with their own.
+    first, IEND present, no unknown critical chunk) but not the checksums: Pillow
+    accepted the file, and kept chunks are copied with their own.
     """
     if not data.startswith(_PNG_SIGNATURE):
         raise _damaged()
@@ -366,6 +426,11 @@ def _clean_png(data: bytes, *, keep_location: bool) -> tuple[list[bytes | memory
         if first and chunk_type != b"IHDR":
             raise _damaged()
         first = False
+        critical = chunk_type[0] < 0x61  # upper-case first letter
+        if critical and chunk_type not in _CRITICAL_CHUNKS:
+            raise InvalidImage(
+                UNKNOWN_CRITICAL_CHUNK_MESSAGE.format(chunk_type=chunk_type.decode("ascii"))
+            )
 
         body = data[position + 8 : end - 4]
         if chunk_type in _TEXT_CHUNKS:
@@ -379,9 +444,9 @@ def _clean_png(data: bytes, *, keep_location: bool) -> tuple[list[bytes | memory
                 parts.append(view[position:end])
             elif rewritten:
                 parts.append(rewritten)
-        elif chunk_type == b"eXIf" or chunk_type[0] < 0x61 or chunk_type in _KEPT_ANCILLARY:
-            # eXIf when keeping the location, critical chunks (upper-case first
-            # letter), and the ancillary chunks that matter for display.
+        elif chunk_type == b"eXIf" or critical or chunk_type in _KEPT_ANCILLARY:
+            # eXIf when keeping the location, the standard's critical chunks, and
+            # the ancillary chunks that matter for display.
             parts.append(view[position:end])
         else:
             removed[f"{chunk_type.decode('ascii')} chunk"] = None

@@ -46,6 +46,8 @@ def refused() -> list[Refused]:
     frames = [images.solid(40, 30, color=c) for c in (images.RED, images.BLUE)]
     frames[0].save(animated_gif, "GIF", save_all=True, append_images=frames[1:], loop=0)
     svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    # Pillow skips a critical chunk it does not know; a viewer must refuse the file.
+    unknown_critical = images.with_png_chunks(png, images.png_chunk(b"ZZZZ", HTML))
     return [
         Refused("script renamed", b"#!/bin/sh\nrm -rf ~\n", "image/png", "not a PNG or JPEG"),
         Refused("name.php%00.png", PHP, "image/png", "not a PNG or JPEG"),
@@ -57,6 +59,12 @@ def refused() -> list[Refused]:
         Refused("zero bytes", b"", "image/png", "empty"),
         Refused("animated gif", animated_gif.getvalue(), "image/gif", "not a PNG or JPEG"),
         Refused("webp", images.webp_bytes(), "image/webp", "not a PNG or JPEG"),
+        Refused(
+            "unknown critical chunk",
+            unknown_critical,
+            "image/png",
+            "a PNG chunk (ZZZZ) that is marked as needed to show the image",
+        ),
     ]
 
 
@@ -96,6 +104,11 @@ def accepted() -> list[Accepted]:
     )
     meta = PngImagePlugin.PngInfo()
     meta.add_itxt("XML:com.adobe.xmp", xmp.decode())
+
+    def with_segment(marker: int, payload: bytes) -> bytes:
+        jpeg = images.to_jpeg(images.photo_like(400, 300), exif=images.gps_exif())
+        return images.with_jpeg_segments(jpeg, images.jpeg_segment(marker, payload))
+
     return [
         Accepted("cmyk.jpg", cmyk, (0.5, 0.5), images.RED, (400, 300)),
         Accepted("grey16.png", images.to_png(grey16), (0.5, 0.5), (128,), (400, 300)),
@@ -113,6 +126,11 @@ def accepted() -> list[Accepted]:
         ),
         Accepted("gps-xmp-comment.jpg", leaky, size=(400, 300)),
         Accepted("xmp.png", images.to_png(images.photo_like(400, 300), pnginfo=meta)),
+        # Application segments a decoder skips, each holding script.
+        Accepted("app0-jfxx.jpg", with_segment(0xE0, b"JFXX\x00\x10" + HTML), size=(400, 300)),
+        Accepted("app1-not-exif.jpg", with_segment(0xE1, HTML + PHP), size=(400, 300)),
+        Accepted("app2-mpf.jpg", with_segment(0xE2, b"MPF\x00" + HTML), size=(400, 300)),
+        Accepted("app15.jpg", with_segment(0xEF, HTML), size=(400, 300)),
         Accepted("polyglot-php.jpg", images.to_jpeg(images.photo_like(400, 300)) + PHP),
         Accepted("polyglot-html.png", images.to_png(images.photo_like(400, 300)) + HTML),
         Accepted("polyglot-zip.jpg", images.to_jpeg(images.photo_like(400, 300)) + ZIP),

@@ -31,6 +31,7 @@ from gallery.originals import (
     Cleaned,
     clean_original,
 )
+from gallery.pipeline import inspect
 from tests.gallery import images
 from tests.gallery.images import GPS_IFD_TAG, ORIENTATION_TAG
 
@@ -43,6 +44,8 @@ MAKER_NOTE_TAG = 0x927C
 MAKER_NOTE = b"SmallImage maker note \x00\x01\x02 with offsets inside"
 
 PHP = b"<?php system($_GET['c']); ?>"
+SCRIPT = b"<script>alert(document.cookie)</script>"
+MAX_PIXELS = 10_000_000
 HTML = b"<html><script>alert(1)</script></html>"
 XMP_PACKET = (
     b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
@@ -104,6 +107,18 @@ def exif_of(data: bytes) -> Image.Exif:
     with Image.open(BytesIO(data)) as image:
         image.load()  # PNG may keep eXIf after the image data
         return image.getexif()
+
+
+def header_segments(jpeg: bytes) -> list[tuple[int, bytes]]:
+    """The (marker, payload) of each marker segment of ``jpeg`` before its first scan."""
+    segments = []
+    position = 2
+    while jpeg[position + 1] != 0xDA:
+        marker = jpeg[position + 1]
+        (length,) = struct.unpack_from(">H", jpeg, position + 2)
+        segments.append((marker, jpeg[position + 4 : position + 2 + length]))
+        position += 2 + length
+    return segments
 
 
 def clean_jpeg(data: bytes, **kwargs: bool) -> Cleaned:
@@ -257,10 +272,14 @@ def test_icc_profile_and_adobe_marker_are_kept() -> None:
     data = images.to_jpeg(photo().convert("CMYK"), icc_profile=profile, exif=full_exif())
     with Image.open(BytesIO(data)) as original:
         adobe = original.info["adobe"]
+    # An APP14 that is not Adobe's goes: only the prefix decides.
+    not_adobe = images.jpeg_segment(0xEE, b"Adobf" + SCRIPT)
 
-    cleaned = clean_jpeg(data + PHP)
+    cleaned = clean_jpeg(images.with_jpeg_segments(data, not_adobe) + PHP)
 
-    assert cleaned.removed == (GPS, TRAILING_DATA)
+    assert cleaned.removed == ("APP14 segment", GPS, TRAILING_DATA)
+    assert SCRIPT not in cleaned.data
+    assert pixels(cleaned.data) == pixels(data)
     assert profile in cleaned.data
     adobe_segment = data[data.index(b"\xff\xee") :][:16]
     assert adobe_segment[4:9] == b"Adobe"
@@ -310,7 +329,7 @@ def test_jpeg_gps_is_removed_and_the_rest_of_exif_kept(endian: str) -> None:
 
 
 def test_jpeg_gps_is_kept_when_asked() -> None:
-    data = images.to_jpeg(photo(), exif=full_exif(), xmp=XMP_PACKET)
+    data = images.to_jpeg(photo(), exif=full_exif())
 
     cleaned = clean_jpeg(data, keep_location=True)
 
@@ -388,36 +407,118 @@ def test_exif_whose_gps_pointer_leads_nowhere_is_dropped_whole() -> None:
 # --- XMP, IPTC, comments, text -----------------------------------------------
 
 
-def test_jpeg_xmp_and_extended_xmp_are_removed() -> None:
+@pytest.mark.parametrize("keep_location", [False, True], ids=["default", "keep-location"])
+def test_jpeg_xmp_and_extended_xmp_are_removed(keep_location: bool) -> None:
+    # Even when keeping the location: keep_location keeps the EXIF GPS alone, as
+    # PNG has always dropped its XMP text chunk either way.
     extended = images.jpeg_segment(0xE1, EXTENDED_XMP_HEADER + b"0" * 40 + XMP_PACKET)
     data = images.with_jpeg_segments(images.to_jpeg(photo(), xmp=XMP_PACKET), extended)
     assert data.count(b"GPSLatitude") == 2
 
-    cleaned = clean_jpeg(data)
+    cleaned = clean_jpeg(data, keep_location=keep_location)
 
     assert cleaned.removed == (XMP,)
     assert b"GPSLatitude" not in cleaned.data
     assert b"ns.adobe.com" not in cleaned.data
-    assert clean_jpeg(data, keep_location=True) == Cleaned(data=data, removed=())
+    assert pixels(cleaned.data) == pixels(data)
 
 
-def test_jpeg_photoshop_iptc_is_removed() -> None:
+@pytest.mark.parametrize("keep_location", [False, True], ids=["default", "keep-location"])
+def test_jpeg_photoshop_iptc_is_removed(keep_location: bool) -> None:
     data = images.with_jpeg_segments(
         images.to_jpeg(photo()), images.jpeg_segment(0xED, PHOTOSHOP_IRB)
     )
 
-    cleaned = clean_jpeg(data)
+    cleaned = clean_jpeg(data, keep_location=keep_location)
 
     assert cleaned.removed == (IPTC,)
     assert b"Photoshop 3.0" not in cleaned.data
-    assert clean_jpeg(data, keep_location=True).data == data
+    assert cleaned.data == images.to_jpeg(photo())
 
 
-def test_unknown_jpeg_segments_are_kept() -> None:
-    ducky = images.jpeg_segment(0xEC, b"Ducky\x00\x01\x00\x04\x00\x00\x00\x50\x00\x00")
-    data = images.with_jpeg_segments(images.to_jpeg(photo()), ducky)
+# Every application segment but JFIF, Exif, ICC and Adobe, comments, and DNL
+# (which libjpeg skips unread), each with script inside.
+DROPPED_SEGMENTS = {
+    "app0-jfxx": (0xE0, b"JFXX\x00\x10" + SCRIPT, "APP0 segment"),
+    "app0-not-jfif": (0xE0, SCRIPT, "APP0 segment"),
+    "app1-not-exif": (0xE1, SCRIPT, "APP1 segment"),
+    "app1-xmp": (0xE1, b"http://ns.adobe.com/xap/1.0/\x00" + SCRIPT, XMP),
+    "app2-mpf": (0xE2, b"MPF\x00" + SCRIPT, MULTI_PICTURE_INDEX),
+    "app2-flashpix": (0xE2, b"FPXR\x00" + SCRIPT, "APP2 segment"),
+    "app2-not-icc": (0xE2, b"ICC_PROFILE" + SCRIPT, "APP2 segment"),
+    "app3": (0xE3, SCRIPT, "APP3 segment"),
+    "app12-ducky": (0xEC, b"Ducky\x00\x01\x00\x04\x00\x00\x00\x50" + SCRIPT, "APP12 segment"),
+    "app13": (0xED, SCRIPT, IPTC),
+    "app14-not-adobe": (0xEE, SCRIPT, "APP14 segment"),
+    "app15": (0xEF, SCRIPT, "APP15 segment"),
+    "comment": (0xFE, SCRIPT, COMMENT),
+    "dnl": (0xDC, b"\x00\x20" + SCRIPT, "FFDC segment"),
+}
 
-    assert clean_jpeg(data) == Cleaned(data=data, removed=())
+
+# A lone MPF index, with no pictures after the first, is what Pillow warns about.
+@pytest.mark.filterwarnings("ignore:Image appears to be a malformed MPO file")
+@pytest.mark.parametrize("keep_location", [False, True], ids=["default", "keep-location"])
+@pytest.mark.parametrize("where", ["after-soi", "before-eoi"])
+@pytest.mark.parametrize(
+    ("marker", "payload", "label"), DROPPED_SEGMENTS.values(), ids=DROPPED_SEGMENTS.keys()
+)
+def test_jpeg_segments_not_needed_are_removed(
+    marker: int, payload: bytes, label: str, where: str, keep_location: bool
+) -> None:
+    clean = images.to_jpeg(photo(), exif=images.gps_exif(orientation=6) if keep_location else None)
+    segment = images.jpeg_segment(marker, payload)
+    data = (
+        images.with_jpeg_segments(clean, segment)
+        if where == "after-soi"
+        else clean[:-2] + segment + clean[-2:]
+    )
+    inspect(data, max_pixels=MAX_PIXELS)  # an upload SmallImage accepts, script and all
+
+    cleaned = clean_jpeg(data, keep_location=keep_location)
+
+    assert cleaned == Cleaned(data=clean, removed=(label,))
+    assert SCRIPT not in cleaned.data
+    assert pixels(cleaned.data) == pixels(data)
+
+
+@pytest.mark.parametrize("keep_location", [False, True], ids=["default", "keep-location"])
+def test_exif_with_a_pad_byte_for_its_second_nul_is_removed(keep_location: bool) -> None:
+    # exiftool reads it, GPS and all; Pillow does not: so it is not kept as Exif.
+    clean = images.to_jpeg(photo())
+    tiff = images.gps_exif(orientation=6).tobytes()[6:]
+    data = images.with_jpeg_segments(clean, images.jpeg_segment(0xE1, b"Exif\x00\xff" + tiff))
+
+    cleaned = clean_jpeg(data, keep_location=keep_location)
+
+    assert cleaned == Cleaned(data=clean, removed=(EXIF,))
+    assert pixels(cleaned.data) == pixels(data)
+
+
+def test_jfif_exif_and_every_icc_chunk_are_kept_in_order() -> None:
+    # Over 64 KB, so the profile is split across three APP2 segments.
+    profile = srgb_profile() + random.Random(7).randbytes(150_000)
+    clean = images.to_jpeg(photo(), icc_profile=profile, exif=full_exif())
+    data = images.with_jpeg_segments(clean, images.jpeg_segment(0xEF, SCRIPT))
+    before = header_segments(clean)
+    icc_chunks = [payload for marker, payload in before if marker == 0xE2]
+    assert len(icc_chunks) == 3
+    assert before[0][0] == 0xE0 and before[0][1].startswith(b"JFIF\x00")
+
+    cleaned = clean_jpeg(data)
+
+    assert cleaned.removed == ("APP15 segment", GPS)
+    after = header_segments(cleaned.data)
+    assert [marker for marker, _ in after if 0xE0 <= marker <= 0xEF] == [0xE0, 0xE1] + [0xE2] * 3
+    assert after[0] == before[0]  # JFIF, byte for byte
+    assert [payload for marker, payload in after if marker == 0xE2] == icc_chunks
+    with Image.open(BytesIO(cleaned.data)) as image:
+        assert image.info["icc_profile"] == profile
+        assert image.info["jfif_version"] == (1, 1)
+        exif = image.getexif()
+        assert exif[ORIENTATION_TAG] == 6
+        assert not exif.get_ifd(GPS_IFD_TAG)
+    assert pixels(cleaned.data) == pixels(data)
 
 
 def test_jpeg_comments_are_removed() -> None:
@@ -456,7 +557,7 @@ def test_png_text_and_xmp_are_removed_even_when_keeping_location() -> None:
         assert pixels(cleaned.data) == pixels(data)
 
 
-def test_other_png_ancillary_chunks_are_removed_and_critical_ones_kept() -> None:
+def test_other_png_ancillary_chunks_are_removed() -> None:
     data = images.with_png_chunks(
         images.to_png(photo()),
         images.png_chunk(b"tIME", b"\x07\xe8\x05\x01\x0c\x22\x38"),
@@ -467,6 +568,31 @@ def test_other_png_ancillary_chunks_are_removed_and_critical_ones_kept() -> None
 
     assert cleaned.removed == ("tIME chunk", "prIv chunk")
     assert cleaned.data == images.to_png(photo())
+
+
+@pytest.mark.parametrize("keep_location", [False, True], ids=["default", "keep-location"])
+@pytest.mark.parametrize("where", ["after-ihdr", "before-iend"])
+def test_png_unknown_critical_chunk_is_refused(where: str, keep_location: bool) -> None:
+    png = images.to_png(photo())
+    chunk = images.png_chunk(b"ZZZZ", SCRIPT)
+    iend = len(png) - 12
+    data = (
+        images.with_png_chunks(png, chunk)
+        if where == "after-ihdr"
+        else png[:iend] + chunk + png[iend:]
+    )
+    inspect(data, max_pixels=MAX_PIXELS)  # Pillow skips the chunk; only the cleaning sees it
+
+    with pytest.raises(InvalidImage, match=r"damaged: it holds a PNG chunk \(ZZZZ\) that is"):
+        clean_png(data, keep_location=keep_location)
+
+
+def test_png_standard_critical_chunks_are_kept() -> None:
+    data = images.to_png(photo().quantize(16))
+    types = {chunk_type for chunk_type, _, _ in images.png_chunks(data)}
+    assert types == {b"IHDR", b"PLTE", b"IDAT", b"IEND"}
+
+    assert clean_png(data + HTML) == Cleaned(data=data, removed=(TRAILING_DATA,))
 
 
 # --- polyglots ---------------------------------------------------------------

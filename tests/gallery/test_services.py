@@ -65,7 +65,12 @@ def test_clean_label(filename, label):
         (b"", "empty"),
         (b"#!/bin/sh\necho hi\n", "PNG"),
         (images.gif_bytes(), "PNG"),
+        (
+            images.with_png_chunks(images.png_bytes(), images.png_chunk(b"ZZZZ", b"<script>")),
+            r"damaged: it holds a PNG chunk \(ZZZZ\)",
+        ),
     ],
+    ids=["empty", "script", "gif", "unknown-critical-png-chunk"],
 )
 def test_invalid_upload_leaves_nothing(basic_user, media_files, content, message):
     with pytest.raises(InvalidImage, match=message):
