@@ -3,6 +3,7 @@ set or deactivation ends the account's other tokens and sessions."""
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
@@ -183,23 +184,34 @@ def set_a_first_password(user: User) -> None:
     assert response.status_code == 302
 
 
+def change_on_the_command_line(user: User, monkeypatch) -> None:
+    from django.core.management import call_command
+
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": NEW_PASSWORD)
+    call_command("changepassword", user.username, stdout=io.StringIO())
+
+
 PASSWORD_SETS = {
     "web change": lambda user, mailoutbox: change_on_the_web(user),
     "reset by email": reset_by_email,
     "admin change": lambda user, mailoutbox: change_in_the_admin(user),
     "api change": lambda user, mailoutbox: change_through_the_api(user),
     "first password": lambda user, mailoutbox: set_a_first_password(user),
+    "manage.py changepassword": None,
 }
 
 
 @pytest.mark.parametrize("door", PASSWORD_SETS)
-def test_every_password_set_ends_every_other_credential(basic_user, mailoutbox, door):
+def test_every_password_set_ends_every_other_credential(basic_user, mailoutbox, monkeypatch, door):
     old_token = AuthToken.objects.create(basic_user)[1]
     old_session = Client()
     old_session.force_login(basic_user)
     assert old_session.get("/").status_code == 200
 
-    PASSWORD_SETS[door](basic_user, mailoutbox)
+    if door == "manage.py changepassword":
+        change_on_the_command_line(basic_user, monkeypatch)
+    else:
+        PASSWORD_SETS[door](basic_user, mailoutbox)
 
     basic_user.refresh_from_db()
     assert basic_user.check_password(NEW_PASSWORD)
