@@ -335,7 +335,9 @@ ACCOUNT_EMAIL_VERIFICATION = env_str("SMALLIMAGE_EMAIL_VERIFICATION", "optional"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
-ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm"}
+# Sign-up answers the same whether or not the address has an account (see
+# accounts.forms.SignupForm).
+ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm", "signup": "accounts.forms.SignupForm"}
 SMALLIMAGE_SIGNUP_OPEN = env_bool("SMALLIMAGE_SIGNUP_OPEN", True)
 
 # SmallImage itself.
