@@ -11,6 +11,8 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from allauth.account import signals
 
+        from accounts import checks  # noqa: F401  (registers the system checks)
+
         # allauth announces every password it sets (change, reset, first set);
         # each ends the account's other credentials.
         for signal in (signals.password_changed, signals.password_reset, signals.password_set):

@@ -1,10 +1,20 @@
 from __future__ import annotations
 
+from allauth.account import app_settings
 from allauth.account import forms as allauth_forms
+from allauth.account.adapter import get_adapter
+from allauth.account.internal.flows.email_verification import (
+    send_verification_email_to_address,
+)
+from allauth.account.models import EmailAddress
+from allauth.account.utils import filter_users_by_email
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest
 
-from accounts.models import Tier, validate_thumbnail_heights
+from accounts.models import Tier, User, validate_thumbnail_heights
+from accounts.services import email_address_lock
 
 
 class ThumbnailHeightsField(forms.CharField):
@@ -43,3 +53,78 @@ class LoginForm(allauth_forms.LoginForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["login"].label = "Username or email"
+
+
+class SignupForm(allauth_forms.SignupForm):
+    """Sign-up that answers the same whether or not the email address has an account.
+
+    allauth hides a taken address only with mandatory verification (no account
+    is made; both cases show "verification sent" and the owner gets an
+    "account already exists" email). With optional verification it says
+    "A user is already registered with this email address" on the page,
+    because the new user is signed in at once and one address may belong to
+    one account only. Here, with optional (or no) verification, a taken
+    address still makes the account, but without any email address: the
+    owner is sent allauth's "account already exists" email, the page shows
+    the same "Confirmation email sent" message and redirect as a new
+    address, and the newcomer never holds the owner's address. That also
+    shuts the pre-hijack where someone signs up with another person's
+    address first: they get an account with no address, the person keeps
+    theirs. Usernames may still be reported as taken: they are not secret.
+
+    The check runs again at save, under a lock on the address (see
+    accounts.services.email_address_lock), so two sign-ups racing with one
+    new address cannot both take it; the loser ends up on the taken path.
+    """
+
+    def validate_unique_email(self, value: str) -> str:
+        if not _hides_taken_addresses():
+            return super().validate_unique_email(value)
+        # Taken or not is decided in save(), under the lock.
+        return get_adapter().validate_unique_email(value)
+
+    def save(self, request: HttpRequest) -> User:
+        email = self.cleaned_data.get("email")
+        if not email or not _one_account_per_address():
+            return super().save(request)
+        with transaction.atomic():
+            email_address_lock(email=email)
+            if not filter_users_by_email(email):
+                return super().save(request)
+            # allauth's save, with the address left out of the new account.
+            self.cleaned_data["email"] = ""
+            try:
+                user = super().save(request)
+            finally:
+                self.cleaned_data["email"] = email
+        _tell_owner_of_address(request, email)
+        return user
+
+
+def _one_account_per_address() -> bool:
+    # PREVENT_ENUMERATION = "strict" deliberately lets one address sign up
+    # many accounts; leave that to allauth.
+    return app_settings.UNIQUE_EMAIL and app_settings.PREVENT_ENUMERATION != "strict"
+
+
+def _hides_taken_addresses() -> bool:
+    # Mandatory verification: allauth's own enumeration prevention holds.
+    # PREVENT_ENUMERATION = False: the operator chose to say "taken".
+    return (
+        _one_account_per_address()
+        and app_settings.PREVENT_ENUMERATION is True
+        and app_settings.EMAIL_VERIFICATION != app_settings.EmailVerificationMethod.MANDATORY
+    )
+
+
+def _tell_owner_of_address(request: HttpRequest, email: str) -> None:
+    if app_settings.EMAIL_VERIFICATION == app_settings.EmailVerificationMethod.NONE:
+        # A new address gets no email and no message either.
+        get_adapter().send_account_already_exists_mail(email)
+        return
+    # What a new address gets from allauth's verification stage, on an
+    # address with no user: allauth's own enumeration-prevention path sends
+    # the "account already exists" email instead of a confirmation, under
+    # the same per-address rate limit, and adds the same "Confirmation email
+    # sent to ..." message.
+    send_verification_email_to_address(request, EmailAddress(email=email), signup=True)

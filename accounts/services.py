@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+
 from allauth.account.adapter import get_adapter
 from allauth.account.models import EmailAddress
 from django.contrib.auth import password_validation
@@ -124,3 +126,25 @@ def user_deactivate(*, user: User) -> None:
         user.is_active = False
         user.save(update_fields=["is_active"])
     credentials_end(user=user)
+
+
+def email_address_lock(*, email: str) -> None:
+    """Make every other transaction that asks for the same address wait until this one ends.
+
+    Call inside ``transaction.atomic()``, before looking whether an account
+    has the address and then giving it to one. The database enforces unique
+    *verified* addresses only (allauth's ``unique_verified_email``), so
+    without the lock two sign-ups with one new address would each see it
+    free and each take it, unverified.
+    """
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
+        raise RuntimeError("email_address_lock() holds only inside transaction.atomic()")
+    if connection.vendor == "postgresql":
+        digest = hashlib.sha256(b"smallimage-email:" + email.lower().encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+    # SQLite needs nothing more: settings open every transaction with
+    # BEGIN IMMEDIATE, which takes the database's one write lock, so
+    # transactions that write already run one at a time.

@@ -338,7 +338,9 @@ ACCOUNT_EMAIL_VERIFICATION = env_str("SMALLIMAGE_EMAIL_VERIFICATION", "optional"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
-ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm"}
+# Sign-up answers the same whether or not the address has an account (see
+# accounts.forms.SignupForm).
+ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm", "signup": "accounts.forms.SignupForm"}
 SMALLIMAGE_SIGNUP_OPEN = env_bool("SMALLIMAGE_SIGNUP_OPEN", True)
 
 
@@ -360,6 +362,44 @@ ACCOUNT_RATE_LIMITS = {
         env_str("SMALLIMAGE_THROTTLE_UPLOAD", "120/minute"), "SMALLIMAGE_THROTTLE_UPLOAD"
     ),
 }
+
+
+def env_base_url(name: str, default: str) -> str:
+    """An origin such as https://images.example.com, without the trailing slash.
+
+    Refuses anything else (a path, a query, a missing host), naming the
+    variable: links in emails are built on it, so a typo must not start.
+    """
+
+    value = env_str(name, default).strip()
+    try:
+        parts = urlsplit(value)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if (
+        parts is None
+        or not port_ok
+        or parts.scheme not in {"http", "https"}
+        or not parts.hostname
+        or parts.username is not None
+        or parts.password is not None
+        or parts.path not in {"", "/"}
+        or parts.query
+        or parts.fragment
+        or value.endswith(("?", "#"))
+    ):
+        raise ImproperlyConfigured(
+            f"{name} must be an http:// or https:// address with a host and nothing "
+            f"after it but an optional '/', e.g. https://images.example.com (got {value!r})"
+        )
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+# The address people reach SmallImage at. Links in emails (password reset,
+# email verification) are built on it, never on the request's Host header,
+# which whoever sends the request chooses. The default is `make run`'s.
+SMALLIMAGE_BASE_URL = env_base_url("SMALLIMAGE_BASE_URL", "http://127.0.0.1:8000")
 
 # SmallImage itself.
 SMALLIMAGE_DEFAULT_TIER = env_str("SMALLIMAGE_DEFAULT_TIER", "Basic")

@@ -58,11 +58,41 @@ def test_production_environment_passes_check_deploy(tmp_path):
             "DJANGO_BEHIND_PROXY": "1",
             "DJANGO_ALLOWED_HOSTS": "images.example.com",
             "DJANGO_CSRF_TRUSTED_ORIGINS": "https://images.example.com",
+            "SMALLIMAGE_BASE_URL": "https://images.example.com",
             "SMALLIMAGE_VAR_DIR": str(tmp_path),
         }
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_wants_the_public_base_url(tmp_path):
+    """Emailed links would point at `make run`'s address without it."""
+    result = check_deploy(
+        {
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_HTTPS": "1",
+            "DJANGO_ALLOWED_HOSTS": "images.example.com",
+            "SMALLIMAGE_BASE_URL": "",
+            "SMALLIMAGE_VAR_DIR": str(tmp_path),
+        }
+    )
+    assert result.returncode != 0
+    assert "SMALLIMAGE_BASE_URL must be" in result.stderr
+
+
+def test_check_deploy_warns_of_the_embedded_base_url(tmp_path):
+    environment = {
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_HTTPS": "1",
+        "DJANGO_ALLOWED_HOSTS": "images.example.com",
+        "SMALLIMAGE_VAR_DIR": str(tmp_path),
+    }
+    result = check_deploy(environment)
+    assert result.returncode != 0
+    assert "accounts.W001" in result.stderr + result.stdout
 
 
 def test_embedded_default_does_fail_check_deploy(tmp_path):
