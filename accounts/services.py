@@ -4,6 +4,8 @@ import hashlib
 
 from allauth.account.adapter import get_adapter
 from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.mfa.utils import is_mfa_enabled
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -148,3 +150,34 @@ def email_address_lock(*, email: str) -> None:
     # SQLite needs nothing more: settings open every transaction with
     # BEGIN IMMEDIATE, which takes the database's one write lock, so
     # transactions that write already run one at a time.
+
+
+# What allauth's sign-in asks a second factor for: recovery codes alone never
+# stand for two-factor sign-in (allauth deletes them with the last authenticator).
+SECOND_FACTOR_TYPES = [Authenticator.Type.TOTP, Authenticator.Type.WEBAUTHN]
+
+
+def mfa_enabled(*, user: User) -> bool:
+    """Whether signing in as `user` needs a second factor after the password."""
+    return is_mfa_enabled(user, types=SECOND_FACTOR_TYPES)
+
+
+def mfa_code_verify(*, user: User, code: str) -> bool:
+    """Whether `code` is the user's current TOTP code or one of their unused recovery codes.
+
+    The same check as allauth's own sign-in form, through allauth's classes: a
+    recovery code is used up, and a TOTP code cannot be used twice within its
+    period (allauth remembers it in the cache). Rate limiting is the caller's:
+    allauth's own keys off the request, which this function does not have.
+    """
+    if not code or not mfa_enabled(user=user):
+        return False
+    # WebAuthn cannot check a typed code, as in allauth's own form.
+    authenticators = Authenticator.objects.filter(
+        user=user, type__in=[Authenticator.Type.TOTP, Authenticator.Type.RECOVERY_CODES]
+    )
+    for authenticator in authenticators:
+        if authenticator.wrap().validate_code(code):
+            authenticator.record_usage()
+            return True
+    return False

@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "crispy_forms",
     "crispy_bootstrap5",
     "django_htmx",
@@ -98,6 +99,8 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "gallery.middleware.SecurityHeadersMiddleware",
+    # Innermost, so that its redirects still get the security headers.
+    "accounts.middleware.StaffMFARequiredMiddleware",
 ]
 
 ROOT_URLCONF = "urls"
@@ -342,6 +345,12 @@ ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 # accounts.forms.SignupForm).
 ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm", "signup": "accounts.forms.SignupForm"}
 SMALLIMAGE_SIGNUP_OPEN = env_bool("SMALLIMAGE_SIGNUP_OPEN", True)
+# Two-factor sign-in: an authenticator app (TOTP), and one-time recovery codes
+# for a lost phone. Staff may be made to set it up before anything else.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "SmallImage"
+MFA_RECOVERY_CODE_COUNT = 10
+SMALLIMAGE_REQUIRE_STAFF_MFA = env_bool("SMALLIMAGE_REQUIRE_STAFF_MFA", False)
 
 
 def _per_user(rate: str, name: str) -> str:
