@@ -4,6 +4,7 @@ import hashlib
 
 from allauth.account.adapter import get_adapter
 from allauth.account.models import EmailAddress
+from allauth.mfa.base.internal.flows import check_rate_limit as check_mfa_rate_limit
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
 from django.contrib.auth import password_validation
@@ -181,3 +182,20 @@ def mfa_code_verify(*, user: User, code: str) -> bool:
             authenticator.record_usage()
             return True
     return False
+
+
+def mfa_sign_in_verify(*, user: User, code: str) -> bool:
+    """Whether `code` is a valid second factor for `user` signing in (see mfa_code_verify).
+
+    Wrong codes count against the same per-account limit as the sign-in page's
+    code form (allauth's own check), so no door gives more guesses at six digits
+    than another. Raises TooManyAttempts once they are used up.
+    """
+    try:
+        clear_limit = check_mfa_rate_limit(user)
+    except ValidationError as error:
+        raise TooManyAttempts(error.messages[0]) from None
+    if not mfa_code_verify(user=user, code=code):
+        return False
+    clear_limit()
+    return True

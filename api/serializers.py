@@ -52,9 +52,23 @@ class UserSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+SECOND_FACTOR_NEEDED = (
+    "This account uses two-factor sign-in: send the code from your authenticator app "
+    '(or a recovery code) in "code".'
+)
+
+
 class LoginSerializer(serializers.Serializer):
     login = serializers.CharField(help_text="Username or email address.")
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    code = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text=(
+            "For accounts with two-factor sign-in: the code from the authenticator app, "
+            "or one of the recovery codes."
+        ),
+    )
 
     def validate(self, attrs: dict) -> dict:
         request = self.context["request"]
@@ -68,7 +82,19 @@ class LoginSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 "Unable to sign in with this username or email and password."
             )
+        if account_services.mfa_enabled(user=user):
+            self._check_second_factor(user, attrs.get("code", ""))
         return {"user": user}
+
+    def _check_second_factor(self, user: User, code: str) -> None:
+        if not code:
+            raise serializers.ValidationError({"code": [SECOND_FACTOR_NEEDED]})
+        try:
+            verified = account_services.mfa_sign_in_verify(user=user, code=code)
+        except TooManyAttempts as error:
+            raise Throttled(detail=str(error)) from None
+        if not verified:
+            raise serializers.ValidationError({"code": ["Incorrect code."]})
 
 
 class TokenSerializer(serializers.Serializer):

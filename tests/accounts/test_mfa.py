@@ -253,3 +253,57 @@ def test_the_admin_sign_in_asks_staff_for_their_second_factor(staff):
     response = client.post(reverse("mfa_authenticate"), {"code": totp_code(secret)})
     assert response["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
+
+
+# ---- The API login: a password alone does not sign in an account with TOTP --------
+
+API_LOGIN = "/api/v1/auth/login/"
+
+
+def api_login(user: User, **extra: str):
+    from rest_framework.test import APIClient
+
+    return APIClient().post(API_LOGIN, {"login": user.username, "password": PASSWORD, **extra})
+
+
+def test_api_login_asks_for_the_second_factor(basic_user):
+    with_totp(basic_user)
+    response = api_login(basic_user)
+    assert response.status_code == 400
+    assert "two-factor sign-in" in response.json()["code"][0]
+    assert not basic_user.auth_token_set.exists()
+
+
+def test_api_login_refuses_a_wrong_code(basic_user):
+    secret, _ = with_totp(basic_user)
+    response = api_login(basic_user, code=totp_code(secret, steps=5))
+    assert response.status_code == 400
+    assert response.json()["code"] == ["Incorrect code."]
+
+
+def test_api_login_with_the_code_or_a_recovery_code(basic_user):
+    secret, recovery = with_totp(basic_user)
+    assert api_login(basic_user, code=totp_code(secret)).status_code == 200
+    assert api_login(basic_user, code=recovery[0]).status_code == 200
+    assert api_login(basic_user, code=recovery[0]).status_code == 400  # used up
+
+
+def test_a_wrong_password_says_nothing_about_two_factor(basic_user):
+    with_totp(basic_user)
+    response = api_login(basic_user, password="wrong")
+    assert response.status_code == 400
+    assert "code" not in response.json()
+
+
+def test_api_code_guesses_share_the_sign_in_pages_limit(basic_user, settings):
+    """allauth's code form allows 5 wrong codes per account in 5 minutes; so does the API."""
+    secret, _ = with_totp(basic_user)
+    for step in range(2, 7):
+        assert api_login(basic_user, code=totp_code(secret, steps=step)).status_code == 400
+    locked = api_login(basic_user, code=totp_code(secret))
+    assert locked.status_code == 429
+    assert "Too many" in locked.json()["detail"]
+
+
+def test_accounts_without_two_factor_need_no_code(basic_user):
+    assert api_login(basic_user).status_code == 200
