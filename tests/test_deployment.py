@@ -202,3 +202,5 @@ def test_static_files_collect_for_production(tmp_path):
     assert answer["status"] == 200
     assert "immutable" in answer["cache"] and "max-age=315360000" in answer["cache"]
     assert answer["encoding"] == "gzip"
+    assert "script-src 'self'" in answer["csp"]
+    assert answer["nosniff"] == "nosniff"
