@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 # Set by the test run itself, never in a deployment.
@@ -72,6 +73,15 @@ def test_embedded_default_does_fail_check_deploy(tmp_path):
     )
     assert result.returncode != 0
     assert "SECURE_SSL_REDIRECT" in result.stderr + result.stdout
+
+
+def test_compose_publishes_storage_and_database_on_loopback_only():
+    """MinIO's API and console accept its root credentials: not for the whole network."""
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    minio_ports = services["minio"]["ports"]
+    assert sorted(port.split(":", 1)[1] for port in minio_ports) == ["9000:9000", "9001:9001"]
+    assert all(port.startswith("127.0.0.1:") for port in minio_ports), minio_ports
+    assert "ports" not in services["db"]
 
 
 @pytest.mark.django_db
