@@ -30,8 +30,8 @@ def content_security_policy() -> str:
 
 def is_private(request: HttpRequest) -> bool:
     """API answers (tokens, signed URLs) and pages for a signed-in user."""
-    # The API by its URL prefix (site/urls.py): its token-authenticated requests
-    # have no session user, and its unauthenticated answers may carry a token.
+    # The API by its URL prefix (site/urls.py), signed in or not: the login's
+    # answer carries a token to an anonymous request.
     if request.path_info.startswith("/api/"):
         return True
     # No user at all when WhiteNoise answered a static file itself.
