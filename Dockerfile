@@ -26,11 +26,13 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 
 # Static files are collected at build time (whitenoise serves them, compressed and
-# hashed). The throwaway key keeps settings from generating one into var/: no key
-# is baked into the image. var/ stays writable for the embedded SQLite default.
-RUN DJANGO_SECRET_KEY=collectstatic-only-not-a-secret \
+# hashed). Settings refuse to start without a long random key, so this one command
+# gets one that dies with it: no key is baked into the image or its history.
+# Loading the settings made var/ and an empty SQLite file in it, as root: var/ is
+# made afresh, empty, private and the app user's, for the embedded default.
+RUN DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
        python manage.py collectstatic --noinput \
-    && mkdir -p var \
+    && rm -rf var && mkdir -m 0700 var \
     && chown smallimage:smallimage var \
     && chmod 0755 docker/entrypoint.sh
 

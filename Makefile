@@ -59,7 +59,7 @@ nodejs:
 test: $(VENV)/.requirements-dev /usr/bin/chromium postgresql nodejs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python manage.py makemigrations --check --dry-run
+	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 	SMALLIMAGE_TEST_DATABASE=sqlite $(BIN)/pytest tests/e2e tests/gallery/test_views.py
 

@@ -22,11 +22,20 @@ def env_str(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+TRUE_SPELLINGS = {"1", "true", "yes", "on"}
+FALSE_SPELLINGS = {"0", "false", "no", "off"}
+
+
 def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None:
+    """Only the documented spellings: a typo must not quietly switch a protection off."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    if value not in TRUE_SPELLINGS | FALSE_SPELLINGS:
+        raise ImproperlyConfigured(
+            f"{name} must be 1/0, true/false, yes/no or on/off, not {value!r}"
+        )
+    return value in TRUE_SPELLINGS
 
 
 def env_int(name: str, default: int) -> int:
@@ -42,6 +51,8 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 
 # Writable state of the embedded default: database, uploaded files, secret key.
+# Private to the app's user: var/ 0700, files 0600 (an existing var/, such as a
+# mounted volume, keeps the mode its owner gave it).
 VAR_DIR = Path(env_str("SMALLIMAGE_VAR_DIR", str(BASE_DIR / "var")))
 
 
@@ -49,14 +60,37 @@ def _embedded_secret_key() -> str:
     """A key generated once and kept in var/, so sessions and links survive restarts."""
     path = VAR_DIR / "secret-key"
     if not path.exists():
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        VAR_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
         path.touch(mode=0o600)
         path.write_text(secrets.token_urlsafe(50))
     return path.read_text().strip()
 
 
+# The value .env.example ships with: a copied file must not sign real sessions.
+PLACEHOLDER_SECRET_KEYS = {"django-insecure-change-me-to-a-long-random-value"}
+
+
+def _secret_key() -> str:
+    """DJANGO_SECRET_KEY; without DEBUG only a long random one (Django's own W009 rule)."""
+    key = env_str("DJANGO_SECRET_KEY")
+    if DEBUG:
+        return key or _embedded_secret_key()
+    problems = {
+        "is not set": not key,
+        "is the placeholder from .env.example": key in PLACEHOLDER_SECRET_KEYS,
+        "starts with django-insecure-": key.startswith("django-insecure-"),
+        "is shorter than 50 characters or repetitive": len(key) < 50 or len(set(key)) < 5,
+    }
+    if problem := next((problem for problem, found in problems.items() if found), None):
+        raise ImproperlyConfigured(
+            f"DJANGO_SECRET_KEY {problem} (DJANGO_DEBUG is off); make one with: "
+            'python -c "import secrets; print(secrets.token_urlsafe(50))"'
+        )
+    return key
+
+
 DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY") or _embedded_secret_key()
+SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -89,6 +123,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside WhiteNoise, which answers static files itself: they get the CSP too.
+    "gallery.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -98,7 +134,6 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "gallery.middleware.SecurityHeadersMiddleware",
     # Innermost, so that its redirects still get the security headers.
     "accounts.middleware.StaffMFARequiredMiddleware",
 ]
@@ -154,10 +189,18 @@ def _database_from_environment() -> dict:
             "CONN_MAX_AGE": env_int("DJANGO_CONN_MAX_AGE", 60),
             "CONN_HEALTH_CHECKS": True,
         }
-    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    VAR_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+    database = VAR_DIR / "db.sqlite3"
+    # SQLite would create the file 0644 (less the umask), and gives its -wal, -shm
+    # and -journal files the database file's own mode; an empty file is a new
+    # database to it. So one private file made here keeps all four private. Not
+    # os.umask(0o077): that is process-wide, and collectstatic (run as root at
+    # image build, read by another user) would write unreadable static files.
+    if not database.exists():
+        database.touch(mode=0o600)
     return {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": VAR_DIR / "db.sqlite3",
+        "NAME": database,
         # IMMEDIATE avoids "database is locked" when two requests upgrade a
         # read transaction to a write at once; WAL lets readers go on meanwhile.
         "OPTIONS": {
@@ -231,9 +274,15 @@ if env_str("AWS_STORAGE_BUCKET_NAME"):
         },
     }
 else:
+    # Private files and folders, set on this storage rather than through
+    # FILE_UPLOAD_PERMISSIONS, which collectstatic also applies (see the database).
     DEFAULT_STORAGE = {
         "BACKEND": "gallery.storage.SignedFileSystemStorage",
-        "OPTIONS": {"location": MEDIA_ROOT},
+        "OPTIONS": {
+            "location": MEDIA_ROOT,
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
     }
 
 
@@ -442,7 +491,10 @@ SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
 SECURE_SSL_REDIRECT = HTTPS and env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 60 * 60 * 24 * 365) if HTTPS else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = HTTPS
-SECURE_HSTS_PRELOAD = HTTPS
+# Preload is opt-in: browsers keep a listed domain HTTPS-only long after it
+# leaves the list. Django's deploy check warns when it is off; that is deliberate.
+SECURE_HSTS_PRELOAD = HTTPS and env_bool("DJANGO_HSTS_PRELOAD", False)
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 # How many reverse proxies stand in front of the app, each appending the address
 # it saw to X-Forwarded-For. The client is the address that many entries from
 # the right: anything further left was written by the client and is ignored.

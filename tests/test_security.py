@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from rest_framework.test import APIClient
 
 from tests.conftest import PASSWORD
 
@@ -42,6 +43,55 @@ def test_pages_have_no_inline_script(client, basic_user, jpeg_upload):
         html = client.get(path).content.decode()
         for tag in html.split("<script")[1:]:
             assert tag.lstrip().startswith("src=") or " src=" in tag.split(">")[0], path
+
+
+NOT_STORED = "private, no-store"
+
+
+@pytest.mark.django_db
+def test_signed_in_pages_are_not_stored(client, basic_user, jpeg_upload):
+    from gallery import services
+
+    image = services.image_upload(owner=basic_user, file=jpeg_upload())
+    client.force_login(basic_user)
+    for path in ["/", f"/images/{image.public_id}/", "/accounts/email/", "/api/docs/"]:
+        assert client.get(path)["Cache-Control"] == NOT_STORED, path
+
+
+@pytest.mark.django_db
+def test_api_answers_are_not_stored(basic_user):
+    """The login answer holds a token, the others signed links: with a token or without."""
+    api = APIClient()
+    login = api.post("/api/v1/auth/login/", {"login": basic_user.username, "password": PASSWORD})
+    assert login.status_code == 200 and login["Cache-Control"] == NOT_STORED
+    assert api.get("/api/v1/me/")["Cache-Control"] == NOT_STORED  # 401
+    api.credentials(HTTP_AUTHORIZATION=f"Token {login.json()['token']}")
+    for path in ["/api/v1/me/", "/api/v1/images/"]:
+        response = api.get(path)
+        assert response.status_code == 200 and response["Cache-Control"] == NOT_STORED, path
+
+
+@pytest.mark.django_db
+def test_a_view_keeps_its_own_caching(client, basic_user, jpeg_upload):
+    """Image files stay cacheable for the life of their link, for their owner too."""
+    from gallery import services
+
+    image = services.image_upload(owner=basic_user, file=jpeg_upload())
+    original = image.renditions.get(thumbnail_height=None).file
+    client.force_login(basic_user)
+    served = client.get(original.storage.url(original.name, expire=600))
+    assert served.status_code == 200
+    cache_control = served["Cache-Control"].replace(" ", "").split(",")
+    assert "private" in cache_control and "no-store" not in cache_control
+    assert any(directive.startswith("max-age=") for directive in cache_control)
+    assert "no-cache" in client.get("/healthz")["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_anonymous_pages_keep_their_own_caching(client):
+    """Nothing private in them: left alone, or as allauth marks its forms."""
+    assert "Cache-Control" not in client.get("/accounts/password/reset/")
+    assert "no-store" in client.get("/accounts/login/")["Cache-Control"]
 
 
 def run_in_another_process(code: str) -> dict:
