@@ -36,3 +36,16 @@ class RenditionNotReady(GalleryError):
     """The tier allows this rendition, but its thumbnail is still being made."""
 
     status_code = 409
+
+
+class DecoderBusy(GalleryError):
+    """Too many large images are being decoded at once; nothing was stored, try again later.
+
+    ``retry_after`` is the seconds a client should wait (the Retry-After header).
+    """
+
+    status_code = 503
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
