@@ -24,6 +24,7 @@ from accounts.errors import TooManyAttempts
 from api import serializers as api
 from gallery import limits, selectors, services
 from gallery.errors import (
+    DecoderBusy,
     InvalidImage,
     InvalidLink,
     RenditionNotAllowed,
@@ -45,6 +46,14 @@ class NotReady(APIException):
 class ServiceUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "The service is unavailable just now. Please try again in a moment."
+
+
+class Busy(ServiceUnavailable):
+    """503 with Retry-After: DRF's exception handler sends ``wait`` as that header."""
+
+    def __init__(self, detail: str, *, wait: int) -> None:
+        super().__init__(detail)
+        self.wait = wait
 
 
 def _card(request: Request, image: Image) -> ImageCard:
@@ -141,7 +150,10 @@ class ImageListView(GenericAPIView):
 
     @extend_schema(
         request={"multipart/form-data": api.ImageUploadSerializer},
-        responses={201: api.ImageSerializer},
+        responses={
+            201: api.ImageSerializer,
+            503: OpenApiResponse(description="Busy with other large images; see Retry-After."),
+        },
         summary="Upload one PNG or JPEG image",
     )
     def post(self, request: Request) -> Response:
@@ -156,6 +168,8 @@ class ImageListView(GenericAPIView):
             raise Throttled(detail=str(error)) from None
         except InvalidImage as error:
             raise ValidationError({"file": [str(error)]}) from None
+        except DecoderBusy as error:
+            raise Busy(str(error), wait=error.retry_after) from None
         except StorageUnavailable as error:
             raise ServiceUnavailable(str(error)) from None
         card = _card(request, selectors.image_get(owner=request.user, public_id=image.public_id))

@@ -42,3 +42,16 @@ class TooManyUploads(GalleryError):
     """The account has used up its uploads for now (one limit for the pages and the API)."""
 
     status_code = 429
+
+
+class DecoderBusy(GalleryError):
+    """Too many large images are being decoded at once; nothing was stored, try again later.
+
+    ``retry_after`` is the seconds a client should wait (the Retry-After header).
+    """
+
+    status_code = 503
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

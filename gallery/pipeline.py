@@ -10,13 +10,15 @@ every piece of metadata dropped except the ICC colour profile.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from io import BytesIO
 
 from PIL import Image, ImageFile, ImageMath, UnidentifiedImageError
 
+from gallery.decode_budget import DecodeBudget
 from gallery.errors import InvalidImage
 
 ACCEPTED_FORMATS: tuple[str, ...] = ("JPEG", "PNG")
@@ -65,6 +67,32 @@ _SIGNATURES = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")
 
 _SIXTEEN_BIT_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N"})
 
+# Bytes per pixel of Pillow's in-memory storage (Storage.c): one for 1, L and P,
+# two for 16-bit grey, four for everything else: RGB is stored as 4 bytes, and LA
+# too. A 16-bit RGBA PNG decodes to 8-bit RGBA, 4 bytes.
+_ONE_BYTE_MODES = frozenset({"1", "L", "P"})
+_TWO_BYTE_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
+# Resampling from the decoded image by at least 2x in each direction (Pillow's
+# reduce() then LANCZOS, as resize(reducing_gap=...) does) goes through it in
+# bands of about this many bytes: normalising and premultiplying a band at a time
+# instead of the whole image spares one or two full-size copies, 200 MB each for
+# a 50 MP RGBA PNG, which measured 409 MB peak for one render against 208 MB for
+# its bare decode. The band only needs to be large enough for per-band overhead
+# to vanish: 4 MB bands measure the same time as the full-size path.
+_BAND_BYTES = 4 * 1024 * 1024
+
+# Pillow allocates a large image in blocks of 16 MB by default. glibc serves
+# blocks under its mmap threshold from per-thread arenas, and the threshold
+# rises to 32 MB after the first large free, so freed 16 MB blocks stay in
+# whichever thread's arena decoded them: under gunicorn (1 worker x 8 threads)
+# eight 50 MP PNGs decoded one at a time still left the worker 1,150 MB over
+# idle, and kept it there (bench/memory.py). Blocks above 32 MB are always
+# mmapped and given back when freed: 64 MB blocks measured 244 MB over idle,
+# back to idle afterwards. PILLOW_BLOCK_SIZE, if set, wins.
+_PILLOW_BLOCK_BYTES = 64 * 1024 * 1024
+if "PILLOW_BLOCK_SIZE" not in os.environ:
+    Image.core.set_block_size(_PILLOW_BLOCK_BYTES)
+
 EMPTY_MESSAGE = "The file is empty."
 UNSUPPORTED_MESSAGE = "This file is not a PNG or JPEG image. Only PNG and JPEG images are accepted."
 DAMAGED_MESSAGE = (
@@ -92,7 +120,7 @@ class Thumbnail:
     extension: str
 
 
-def inspect(data: bytes, *, max_pixels: int) -> SourceInfo:
+def inspect(data: bytes, *, max_pixels: int, budget: DecodeBudget | None = None) -> SourceInfo:
     """Validate an upload completely; raise InvalidImage with a clear message if not acceptable.
 
     The whole image is decoded, so truncated or damaged files are refused here
@@ -104,8 +132,11 @@ def inspect(data: bytes, *, max_pixels: int) -> SourceInfo:
     has its end marker: the missing part decodes as grey and is accepted.
 
     Relies on ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES`` being left at False.
+
+    With a ``budget``, the decode first reserves the memory it will hold
+    (estimated from the header) and may raise DecoderBusy instead.
     """
-    with _decoded(data, max_pixels=max_pixels, largest_height=1) as decoded:
+    with _decoded(data, max_pixels=max_pixels, largest_height=1, budget=budget) as decoded:
         return SourceInfo(
             format=decoded.format,
             width=decoded.width,
@@ -115,7 +146,13 @@ def inspect(data: bytes, *, max_pixels: int) -> SourceInfo:
         )
 
 
-def render(data: bytes, heights: Iterable[int], *, max_pixels: int) -> dict[int, Thumbnail]:
+def render(
+    data: bytes,
+    heights: Iterable[int],
+    *,
+    max_pixels: int,
+    budget: DecodeBudget | None = None,
+) -> dict[int, Thumbnail]:
     """All requested thumbnails from ONE decode. Keys are the requested heights.
 
     Each thumbnail is exactly the requested height (upright, after the EXIF
@@ -124,13 +161,20 @@ def render(data: bytes, heights: Iterable[int], *, max_pixels: int) -> dict[int,
     Heights must be positive ints; duplicates are ignored, and no heights at all
     returns ``{}`` without reading ``data``.
 
-    Raises InvalidImage like :func:`inspect` for unacceptable data.
+    Raises InvalidImage like :func:`inspect` for unacceptable data, and
+    DecoderBusy if the ``budget`` has no room in time.
     """
     wanted = _validated_heights(heights)
     if not wanted:
         return {}
 
-    with _decoded(data, max_pixels=max_pixels, largest_height=wanted[-1]) as decoded:
+    with _decoded(
+        data,
+        max_pixels=max_pixels,
+        largest_height=wanted[-1],
+        budget=budget,
+        thumbnail_heights=wanted,
+    ) as decoded:
         sizes = {height: _target_size(decoded.width, decoded.height, height) for height in wanted}
         # Heights at or above the source's share one size: make and encode it once.
         images = _thumbnail_images(decoded, set(sizes.values()))
@@ -168,11 +212,20 @@ class _Decoded:
 
 
 @contextmanager
-def _decoded(data: bytes, *, max_pixels: int, largest_height: int) -> Iterator[_Decoded]:
+def _decoded(
+    data: bytes,
+    *,
+    max_pixels: int,
+    largest_height: int,
+    budget: DecodeBudget | None = None,
+    thumbnail_heights: list[int] | None = None,
+) -> Iterator[_Decoded]:
     """Open, check and fully decode ``data``, closing the image on exit.
 
     JPEGs are decoded at the smallest DCT scale that still leaves enough pixels
-    for a thumbnail ``largest_height`` tall.
+    for a thumbnail ``largest_height`` tall. Before decoding, the memory the
+    decode will hold (and making the thumbnails of ``thumbnail_heights``, if
+    given) is reserved in ``budget`` until exit.
     """
     with _open(data, max_pixels=max_pixels) as im:
         full_size = im.size
@@ -186,21 +239,66 @@ def _decoded(data: bytes, *, max_pixels: int, largest_height: int) -> Iterator[_
             target = _target_size(*upright, largest_height)
             draft_size = _upright(target, orientation)  # back to stored orientation
             box = _draft(im, draft_size) or box
-            _load(im)
+            orientations: tuple[int, ...] = (orientation,)
         else:
-            # PNG may keep EXIF after the image data, and Pillow decodes to find it.
+            # PNG may keep EXIF after the image data, read only by decoding: the
+            # estimate takes the costlier way round.
+            orientation = 1
+            orientations = (1, 6)
+        # im.mode and im.size are those of the decode to come (the draft's, for JPEG).
+        nbytes = _pixel_bytes(im.mode, im.size)
+        if thumbnail_heights:
+            nbytes += max(
+                _full_size_copy_bytes(
+                    im.size, box, _upright(full_size, turn), turn, thumbnail_heights
+                )
+                for turn in orientations
+            )
+        with _reserved(budget, nbytes):
             _load(im)
-            orientation = _orientation(im)
-        width, height = _upright(full_size, orientation)
-        yield _Decoded(
-            format=fmt,
-            image=im,
-            box=box,
-            orientation=orientation,
-            width=width,
-            height=height,
-            icc_profile=im.info.get("icc_profile"),
-        )
+            if fmt == "PNG":
+                orientation = _orientation(im)
+            width, height = _upright(full_size, orientation)
+            yield _Decoded(
+                format=fmt,
+                image=im,
+                box=box,
+                orientation=orientation,
+                width=width,
+                height=height,
+                icc_profile=im.info.get("icc_profile"),
+            )
+
+
+def _reserved(budget: DecodeBudget | None, nbytes: int) -> AbstractContextManager[object]:
+    return nullcontext() if budget is None else budget.reserve(nbytes)
+
+
+def _pixel_bytes(mode: str, size: tuple[int, int]) -> int:
+    """The bytes Pillow holds for an image of ``mode`` and ``size``."""
+    per_pixel = 1 if mode in _ONE_BYTE_MODES else 2 if mode in _TWO_BYTE_MODES else 4
+    return size[0] * size[1] * per_pixel
+
+
+def _full_size_copy_bytes(
+    decoded_size: tuple[int, int],
+    box: tuple[float, float, float, float],
+    upright: tuple[int, int],
+    orientation: int,
+    heights: list[int],
+) -> int:
+    """What :func:`_thumbnail_images` may hold besides the decoded image, at most.
+
+    Thumbnails made in bands need no full-size copy; the others may need two
+    (the image normalised, then premultiplied), 4 bytes a pixel each. A chained
+    thumbnail is no larger than the one it comes from, which is counted.
+    """
+    needs_full_size = False
+    for height in heights:
+        stored = _upright(_target_size(*upright, height), orientation)
+        if stored == decoded_size or _reduce_factor(box, stored) == (1, 1):
+            needs_full_size = True
+    return 2 * _pixel_bytes("RGBA", decoded_size) if needs_full_size else 0
 
 
 def _open(data: bytes, *, max_pixels: int) -> ImageFile.ImageFile:
@@ -384,41 +482,117 @@ def _thumbnail_images(
     The largest is resampled from the decoded image; each smaller one from the
     smallest thumbnail already made that is at least ``_CHAIN_GAP`` times its
     size, when there is one, which is much less work than starting again from
-    the decoded image.
+    the decoded image. A resample from the decoded image that reduces it at
+    least 2x each way goes through it in bands (:func:`_banded_resample`), with
+    the same result as a normalised, premultiplied full-size copy but without
+    the copy.
 
     Their ``info`` is empty: saving reads some metadata (JPEG comments, PNG
     text...) from it, and none may reach a thumbnail.
     """
-    frame = _normalised(decoded.image)
-    # Every image derived from `frame` inherits a copy of its info.
-    frame.info = {}
+    source_image = decoded.image
+    whole = decoded.box == (0, 0, *source_image.size)
+    frame: Image.Image | None = None  # normalised at full size, only if needed
     premultiplied: Image.Image | None = None
+    mode = ""  # the thumbnails' mode, _normalised's choice; set by the first one made
     # Resampled so far, premultiplied and in the stored orientation, largest first.
     resampled: list[Image.Image] = []
     images = {}
     for size in sorted(set(sizes), key=lambda wanted: (wanted[1], wanted[0]), reverse=True):
         stored_size = _upright(size, decoded.orientation)
-        if stored_size == frame.size and decoded.box == (0, 0, *frame.size):
+        chained = _chain_source(resampled, stored_size)
+        factor = _reduce_factor(decoded.box, stored_size)
+        if stored_size == source_image.size and whole:
+            frame = frame or _normalised(source_image)
+            mode = frame.mode
             image = frame
-        else:
-            source = _chain_source(resampled, stored_size)
-            if source is not None:
-                box = (0, 0, *source.size)
-            else:
-                if premultiplied is None:
-                    premultiplied = _premultiplied(frame)
-                source, box = premultiplied, decoded.box
-            # Resize in the stored orientation, so only the small result is transposed.
-            image = source.resize(
-                stored_size, Image.Resampling.LANCZOS, box=box, reducing_gap=_REDUCING_GAP
+        elif chained is not None:
+            image = chained.resize(
+                stored_size,
+                Image.Resampling.LANCZOS,
+                box=(0, 0, *chained.size),
+                reducing_gap=_REDUCING_GAP,
             )
+        elif factor != (1, 1):
+            image, mode = _banded_resample(decoded, stored_size, factor)
+        else:
+            frame = frame or _normalised(source_image)
+            mode = frame.mode
+            premultiplied = premultiplied or _premultiplied(frame)
+            image = premultiplied.resize(
+                stored_size, Image.Resampling.LANCZOS, box=decoded.box, reducing_gap=_REDUCING_GAP
+            )
+        if image is not frame:
             resampled.append(image)
-            if image.mode != frame.mode:
-                image = image.convert(frame.mode)
+            image = _premultiplied_to(image, mode)
+        image.info = {}
         if decoded.orientation in _TRANSPOSITIONS:
             image = image.transpose(_TRANSPOSITIONS[decoded.orientation])
         images[size] = image
     return images
+
+
+def _reduce_factor(
+    box: tuple[float, float, float, float], size: tuple[int, int]
+) -> tuple[int, int]:
+    """The integer reduction Pillow's resize(reducing_gap=_REDUCING_GAP) does before LANCZOS."""
+    return (
+        int((box[2] - box[0]) / size[0] / _REDUCING_GAP) or 1,
+        int((box[3] - box[1]) / size[1] / _REDUCING_GAP) or 1,
+    )
+
+
+def _banded_resample(
+    decoded: _Decoded, size: tuple[int, int], factor: tuple[int, int]
+) -> tuple[Image.Image, str]:
+    """Resample the decoded image to ``size``, a band of rows at a time.
+
+    The same steps as resizing a normalised, premultiplied full-size copy with
+    ``reducing_gap``: Pillow reduces the region LANCZOS needs by ``factor``,
+    then resamples that. A box reduction only averages blocks of ``factor``
+    pixels, so bands whose heights are multiples of it give the same pixels; only
+    one band is ever normalised and premultiplied at a time.
+
+    Returns the thumbnail, premultiplied, and the mode :func:`_normalised` would
+    have chosen: whether the alpha hides anything is known once every band is seen.
+    """
+    source = decoded.image
+    # Pillow's own choice of the region to reduce, so the pixels match its resize.
+    left, top, right, bottom = source._get_safe_box(size, Image.Resampling.LANCZOS, decoded.box)
+    step_x, step_y = factor
+    row_bytes = max(1, _pixel_bytes("RGBA", (right - left, 1)))
+    band_rows = max(1, _BAND_BYTES // row_bytes // step_y) * step_y
+    reduced: Image.Image | None = None
+    opaque = True
+    for band_top in range(top, bottom, band_rows):
+        band = source.crop((left, band_top, right, min(band_top + band_rows, bottom)))
+        band = _with_any_transparency_as_alpha(band)
+        if band.mode in ("RGBA", "LA"):
+            opaque = opaque and _fully_opaque(band)
+        part = _premultiplied(band).reduce(factor)
+        if reduced is None:
+            reduced_size = (math.ceil((right - left) / step_x), math.ceil((bottom - top) / step_y))
+            reduced = Image.new(part.mode, reduced_size)
+        reduced.paste(part, (0, (band_top - top) // step_y))
+    assert reduced is not None  # the box holds at least one row
+    box = (
+        (decoded.box[0] - left) / step_x,
+        (decoded.box[1] - top) / step_y,
+        (decoded.box[2] - left) / step_x,
+        (decoded.box[3] - top) / step_y,
+    )
+    image = reduced.resize(size, Image.Resampling.LANCZOS, box=box)
+    straight = {"RGBa": "RGBA", "La": "LA"}.get(image.mode, image.mode)
+    mode = straight[:-1] if opaque and straight in ("RGBA", "LA") else straight
+    return image, mode
+
+
+def _premultiplied_to(image: Image.Image, mode: str) -> Image.Image:
+    """A small resampled ``image`` (maybe premultiplied) in the thumbnails' ``mode``."""
+    straight = {"RGBa": "RGBA", "La": "LA"}.get(image.mode)
+    if straight and straight != mode:
+        image = image.convert(straight)  # unpremultiply, then drop the opaque alpha
+    return image if image.mode == mode else image.convert(mode)
 
 
 def _chain_source(made: list[Image.Image], size: tuple[int, int]) -> Image.Image | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import unicodedata
 from collections.abc import Iterable
 from contextvars import ContextVar
@@ -24,6 +25,7 @@ from django.db import transaction
 
 from accounts.models import Tier, User
 from gallery import access, originals, pipeline, tasks
+from gallery.decode_budget import DecodeBudget
 from gallery.errors import (
     InvalidImage,
     InvalidLink,
@@ -98,6 +100,22 @@ def _store(folder: str, extension: str, data: bytes) -> str:
         raise StorageUnavailable(STORAGE_FAILED) from error
 
 
+_budgets: dict[tuple[int, float], DecodeBudget] = {}
+_budgets_lock = threading.Lock()
+
+
+def decode_budget() -> DecodeBudget:
+    """This process's budget for image decodes, shared by all its threads.
+
+    One per settings value, so a test's override gets a fresh one.
+    """
+    key = (settings.SMALLIMAGE_DECODE_BUDGET_BYTES, settings.SMALLIMAGE_DECODE_WAIT_SECONDS)
+    with _budgets_lock:
+        if key not in _budgets:
+            _budgets[key] = DecodeBudget(capacity_bytes=key[0], wait_seconds=key[1])
+        return _budgets[key]
+
+
 # The name and bytes of the original that image_upload has just stored, while it
 # queues the render. A task backend that runs the render at once, in this very
 # call, finds the bytes here instead of downloading the file it has just
@@ -108,7 +126,10 @@ _just_stored: ContextVar[tuple[str, bytes] | None] = ContextVar("just_stored", d
 def image_upload(*, owner: User, file: UploadedFile) -> Image:
     """Validate and store an uploaded image, then have its thumbnails rendered."""
     data = _read_upload(file)
-    source = pipeline.inspect(data, max_pixels=settings.SMALLIMAGE_MAX_IMAGE_PIXELS)
+    # A busy budget refuses here, before anything is stored.
+    source = pipeline.inspect(
+        data, max_pixels=settings.SMALLIMAGE_MAX_IMAGE_PIXELS, budget=decode_budget()
+    )
     # Losslessly: location data (unless kept by setting), comments and anything
     # appended after the image go; the pixels stay byte for byte.
     data = originals.clean_original(
@@ -168,6 +189,8 @@ def thumbnails_render(*, image_id: int) -> list[Rendition]:
                     _original_bytes(original),
                     missing,
                     max_pixels=settings.SMALLIMAGE_MAX_IMAGE_PIXELS,
+                    # Busy: the image is marked failed and can be retried.
+                    budget=decode_budget(),
                 )
                 for thumbnail in thumbnails.values():
                     name = _store("thumbnails", thumbnail.extension, thumbnail.data)

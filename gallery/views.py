@@ -22,7 +22,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from gallery import access, limits, selectors, services, storage
-from gallery.errors import GalleryError
+from gallery.errors import DecoderBusy, GalleryError
 from gallery.forms import ExpiringLinkForm, UploadForm
 from gallery.models import Image, Rendition
 from gallery.presenters import ImageCard, image_cards
@@ -70,6 +70,7 @@ def image_upload(request: HtmxHttpRequest) -> HttpResponse:
     uploaded: list[Image] = []
     errors: list[str] = []
     status = 201
+    retry_after: int | None = None
     if form.is_valid():
         for file in form.cleaned_data["files"]:
             try:
@@ -78,6 +79,8 @@ def image_upload(request: HtmxHttpRequest) -> HttpResponse:
             except GalleryError as error:
                 errors.append(f"{services.clean_label(file.name)}: {error}")
                 status = max(status, error.status_code)
+                if isinstance(error, DecoderBusy):
+                    retry_after = max(retry_after or 0, error.retry_after)
     else:
         errors.extend(form.errors["files"])
         status = 400
@@ -88,7 +91,10 @@ def image_upload(request: HtmxHttpRequest) -> HttpResponse:
             "cards": image_cards(images, absolute_url=request.build_absolute_uri),
             "errors": errors,
         }
-        return render(request, "gallery/image_list.html#upload-result", context, status=status)
+        response = render(request, "gallery/image_list.html#upload-result", context, status=status)
+        if retry_after is not None and status == 503:
+            response["Retry-After"] = str(retry_after)
+        return response
 
     for image in uploaded:
         messages.success(request, f"Uploaded {image.name}.")

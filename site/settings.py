@@ -463,6 +463,13 @@ SMALLIMAGE_BASE_URL = env_base_url("SMALLIMAGE_BASE_URL", "http://127.0.0.1:8000
 SMALLIMAGE_DEFAULT_TIER = env_str("SMALLIMAGE_DEFAULT_TIER", "Basic")
 SMALLIMAGE_MAX_UPLOAD_BYTES = env_int("SMALLIMAGE_MAX_UPLOAD_BYTES", 25 * 1000 * 1000)
 SMALLIMAGE_MAX_IMAGE_PIXELS = env_int("SMALLIMAGE_MAX_IMAGE_PIXELS", 50 * 1000 * 1000)
+# Memory that image decodes may hold at once, per process (web worker or
+# db_worker), estimated from each image's header; an upload waits up to the
+# wait for room, then is refused with 503 and Retry-After. 256 MB lets one
+# 50 MP RGBA PNG (200 MB decoded) or ~7 12 MP PNGs decode at once; an image
+# larger than the budget still decodes, alone. See bench/memory.py.
+SMALLIMAGE_DECODE_BUDGET_BYTES = env_int("SMALLIMAGE_DECODE_BUDGET_BYTES", 256 * 1024 * 1024)
+SMALLIMAGE_DECODE_WAIT_SECONDS = env_int("SMALLIMAGE_DECODE_WAIT_SECONDS", 10)
 # Originals lose their GPS position (EXIF GPS, XMP, IPTC) unless this is on.
 SMALLIMAGE_KEEP_LOCATION = env_bool("SMALLIMAGE_KEEP_LOCATION", False)
 SMALLIMAGE_EXPIRING_LINK_MIN_SECONDS = 300

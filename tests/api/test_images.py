@@ -236,3 +236,14 @@ def test_api_list_signs_no_display_urls(api_as, premium_user, stored, monkeypatc
     monkeypatch.setattr(SignedFileSystemStorage, "url_until", counting)
     assert api_as(premium_user).get(IMAGES).status_code == 200
     assert signed == []
+
+
+def test_upload_while_decodes_are_busy_answers_503_with_retry_after(
+    api_as, basic_user, media_files, busy_decoder
+):
+    response = api_as(basic_user).post(IMAGES, {"file": upload_file()}, format="multipart")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert "busy" in response.json()["detail"]
+    assert not Image.objects.exists()
+    assert media_files() == []

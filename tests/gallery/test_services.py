@@ -8,7 +8,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
 from gallery import services
-from gallery.errors import InvalidImage, InvalidLink, RenditionNotAllowed
+from gallery.errors import DecoderBusy, InvalidImage, InvalidLink, RenditionNotAllowed
 from gallery.models import Image, Rendition
 from tests.gallery import images
 
@@ -240,3 +240,34 @@ def test_polyglot_payload_is_not_stored(premium_user, media_files, settings):
     for name in media_files():
         stored = (settings.MEDIA_ROOT / name).read_bytes()
         assert b"<?php" not in stored and b"<script" not in stored
+
+
+def test_upload_while_decodes_are_busy_is_refused_and_leaves_nothing(
+    basic_user, jpeg_upload, media_files, busy_decoder
+):
+    with pytest.raises(DecoderBusy) as refused:
+        services.image_upload(owner=basic_user, file=jpeg_upload())
+    assert refused.value.status_code == 503
+    assert refused.value.retry_after == 1
+    assert "busy" in str(refused.value)
+    assert not Image.objects.exists()
+    assert media_files() == []
+
+
+def test_render_while_decodes_are_busy_marks_the_image_failed(premium_user, jpeg_upload, settings):
+    image = services.image_upload(owner=premium_user, file=jpeg_upload())
+    image.renditions.filter(thumbnail_height__isnull=False).delete()
+    Image.objects.filter(pk=image.pk).update(status=Image.Status.FAILED)
+    image.refresh_from_db()
+    settings.SMALLIMAGE_DECODE_WAIT_SECONDS = 0
+    budget = services.decode_budget()
+    with budget.reserve(budget.capacity_bytes):
+        services.image_retry(image=image)
+    image.refresh_from_db()
+    assert image.status == Image.Status.FAILED
+    assert heights(image) == [None]
+    # Once there is room, retrying makes the thumbnails.
+    services.image_retry(image=image)
+    image.refresh_from_db()
+    assert image.status == Image.Status.READY
+    assert heights(image) == [None, 200, 400]

@@ -340,3 +340,18 @@ def test_grid_urls_are_stable_within_a_time_bucket(premium_user, login, upload, 
         third = re.findall(r'src="([^"]+)"', client.get("/").content.decode())
     assert first and first == second  # the browser may cache them
     assert first != third  # a new bucket, new URLs
+
+
+def test_htmx_upload_while_decodes_are_busy_answers_503_with_retry_after(
+    basic_user, login, jpeg_upload, media_files, busy_decoder
+):
+    response = login(basic_user).post(
+        reverse("gallery:image_upload"), {"files": jpeg_upload(name="cat.jpg")}, **HTMX
+    )
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    html = response.content.decode()
+    assert "cat.jpg: The server is busy" in html
+    assert "try again in 1 seconds" in html
+    assert not Image.objects.exists()
+    assert media_files() == []
