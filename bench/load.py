@@ -545,12 +545,20 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+def start_gunicorn(
+    env: dict[str, str],
+    port: int,
+    log: Path,
+    *,
+    workers: int = GUNICORN_WORKERS,
+    threads: int = GUNICORN_THREADS,
+    timeout: int = GUNICORN_TIMEOUT,
+) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "gunicorn", "--pythonpath", "site", "wsgi:application",
         "--bind", f"127.0.0.1:{port}",
-        "--workers", str(GUNICORN_WORKERS), "--worker-class", "gthread",
-        "--threads", str(GUNICORN_THREADS), "--timeout", str(GUNICORN_TIMEOUT),
+        "--workers", str(workers), "--worker-class", "gthread",
+        "--threads", str(threads), "--timeout", str(timeout),
         # Its control socket would live in $HOME, shared by concurrent runs; unused here.
         "--no-control-socket",
     ]  # fmt: skip

@@ -62,7 +62,7 @@ from bench.load import (  # noqa: E402
     multipart,
     must_manage,
     prepare_app,
-    start_process,
+    start_gunicorn,
     stop_process,
     summarise_log,
     wait_healthy,
@@ -280,17 +280,6 @@ class ModeResult:
         return [problem for answer in self.answers if (problem := answer_problem(answer))]
 
 
-def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    command = [
-        sys.executable, "-m", "gunicorn", "--pythonpath", "site", "wsgi:application",
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", str(GUNICORN_WORKERS), "--worker-class", "gthread",
-        "--threads", str(GUNICORN_THREADS), "--timeout", str(GUNICORN_TIMEOUT),
-        "--no-control-socket",
-    ]  # fmt: skip
-    return start_process(command, env, log)
-
-
 def run_mode(
     name: str, budget_bytes: int | None, work: Path, data: bytes, count: int
 ) -> ModeResult:
@@ -313,7 +302,9 @@ def run_mode(
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log = work / f"gunicorn-{name}.log"
-    server = start_gunicorn(env, port, log)
+    server = start_gunicorn(
+        env, port, log, workers=GUNICORN_WORKERS, threads=GUNICORN_THREADS, timeout=GUNICORN_TIMEOUT
+    )
     try:
         wait_healthy(base_url, server, log)
         pid = worker_pid(server)
