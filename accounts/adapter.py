@@ -7,6 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 from allauth.account import app_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal.userkit import filter_users_by_email, get_user_by_username
+from allauth.core.internal import ratelimit
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils.encoding import force_str
@@ -104,21 +105,53 @@ class AccountAdapter(DefaultAccountAdapter):
         the request's Host, whose port ALLOWED_HOSTS ignores, so "host:1",
         "host:2", ... would each have counted afresh.
         """
-        user = account_for_login(credentials)
-        if user is not None:
-            return f"account:{user.pk}"
+        accounts = accounts_for_login(credentials)
+        if accounts:
+            return f"account:{accounts[0].pk}"
         login = credentials.get("email") or credentials.get("username") or ""
         return f"login:{login.lower()}"
 
+    def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
+        """Count the attempt against every account it could sign in to, not just one.
 
-def account_for_login(credentials: dict[str, Any]) -> User | None:
-    """The account a sign-in attempt names by username or by email, if any."""
-    if username := credentials.get("username"):
-        user = get_user_by_username(username)
-        if user is not None:
-            return user
+        allauth's email backend tries the password on every account holding the
+        address, and any account may add someone else's address, unverified. So
+        a guess by email counts for each of them: a second account holding the
+        victim's address gives no fresh guesses at the victim's password.
+        allauth's own call counts the first account (and the client address);
+        the others' per-account rates are counted here, and rolled back with it
+        on success.
+        """
+        super().pre_authenticate(request, **credentials)
+        per_account = _per_account_rates()
+        for account in accounts_for_login(credentials)[1:]:
+            usage = ratelimit.consume(
+                request,
+                app="allauth.account",
+                action="login_failed",
+                config={"login_failed": per_account},
+                key=f"account:{account.pk}",
+            )
+            if not usage:
+                self._rollback_login_failed_rl_usage()
+                raise self.validation_error("too_many_login_attempts")
+            self._login_failed_rl_usage.usage.extend(usage.usage)
+
+
+def _per_account_rates() -> str:
+    """The "per key" parts of allauth's login_failed rates, e.g. "5/300s/key"."""
+    rates = app_settings.RATE_LIMITS.get("login_failed") or ""
+    return ",".join(rate for rate in rates.split(",") if rate.strip().endswith("/key"))
+
+
+def accounts_for_login(credentials: dict[str, Any]) -> list[User]:
+    """The accounts a sign-in attempt could open: by username, and all holding the email."""
+    accounts: dict[int, User] = {}
+    if (username := credentials.get("username")) and (
+        user := get_user_by_username(username)
+    ) is not None:
+        accounts[user.pk] = user
     if email := credentials.get("email"):
-        users = filter_users_by_email(email, prefer_verified=True, for_login=True)
-        if users:
-            return users[0]
-    return None
+        for user in filter_users_by_email(email, prefer_verified=True, for_login=True):
+            accounts.setdefault(user.pk, user)
+    return list(accounts.values())

@@ -8,11 +8,14 @@ from allauth.account.internal.flows.email_verification import (
 )
 from allauth.account.models import EmailAddress
 from allauth.account.utils import filter_users_by_email
+from allauth.core import context
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 
+from accounts import services
+from accounts.errors import TooManyAttempts
 from accounts.models import Tier, User, validate_thumbnail_heights
 from accounts.services import email_address_lock
 
@@ -55,6 +58,27 @@ class LoginForm(allauth_forms.LoginForm):
         self.fields["login"].label = "Username or email"
 
 
+class ChangePasswordForm(allauth_forms.ChangePasswordForm):
+    """allauth's change-password form, whose current-password check counts as a sign-in.
+
+    allauth checks it with user.check_password(), outside the per-account
+    failed-attempt limit that every other password door shares.
+    """
+
+    def clean_oldpassword(self) -> str:
+        password = self.cleaned_data.get("oldpassword", "")
+        try:
+            # allauth hands this form no request; its middleware keeps the current one.
+            checked = services.user_authenticate(
+                request=context.request, login=self.user.get_username(), password=password
+            )
+        except TooManyAttempts as error:
+            raise ValidationError(str(error)) from None
+        if checked != self.user:
+            raise get_adapter().validation_error("enter_current_password")
+        return password
+
+
 class SignupForm(allauth_forms.SignupForm):
     """Sign-up that answers the same whether or not the email address has an account.
 
@@ -67,10 +91,14 @@ class SignupForm(allauth_forms.SignupForm):
     address still makes the account, but without any email address: the
     owner is sent allauth's "account already exists" email, the page shows
     the same "Confirmation email sent" message and redirect as a new
-    address, and the newcomer never holds the owner's address. That also
-    shuts the pre-hijack where someone signs up with another person's
-    address first: they get an account with no address, the person keeps
-    theirs. Usernames may still be reported as taken: they are not secret.
+    address, and the newcomer is not given the owner's address. What this
+    cannot hide: the new account's own email page then shows no address, so
+    whoever signed up can tell one step later (each probe costing a sign-up,
+    which allauth rate-limits); only mandatory verification hides that too.
+    And allauth's email page lets anyone add any address unverified
+    afterwards; the sign-in limits count every account holding an address
+    (accounts.adapter), and only one account can ever verify it.
+    Usernames may still be reported as taken: they are not secret.
 
     The check runs again at save, under a lock on the address (see
     accounts.services.email_address_lock), so two sign-ups racing with one

@@ -30,6 +30,10 @@ def is_allowed_without_mfa(request: HttpRequest) -> bool:
         match = resolve(request.path_info)
     except Resolver404:
         return True  # a 404 shows nothing worth protecting
+    # The API refuses such staff itself, with a 403 a program can read
+    # (api.permissions), rather than a redirect to an HTML page.
+    if match.namespace == "api":
+        return True
     return match.view_name in ALLOWED_URL_NAMES or (
         not match.namespace and (match.url_name or "").startswith(ALLOWED_URL_NAME_PREFIXES)
     )
@@ -47,9 +51,8 @@ class StaffMFARequiredMiddleware:
         if (
             settings.SMALLIMAGE_REQUIRE_STAFF_MFA
             and request.user.is_authenticated
-            and request.user.is_staff
             and not is_allowed_without_mfa(request)
-            and not services.mfa_enabled(user=request.user)
+            and services.mfa_required(user=request.user)
         ):
             messages.warning(request, SETUP_MESSAGE)
             if getattr(request, "htmx", False):

@@ -7,13 +7,20 @@ from allauth.account.models import EmailAddress
 from allauth.mfa.base.internal.flows import check_rate_limit as check_mfa_rate_limit
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 from knox.models import AuthToken
 
-from accounts.errors import TooManyAttempts
+from accounts.errors import (
+    InvalidCode,
+    InvalidCredentials,
+    SecondFactorNeeded,
+    TooManyAttempts,
+    TwoFactorSetupNeeded,
+)
 from accounts.models import Tier, User
 
 
@@ -103,7 +110,18 @@ def password_change(
         password_validation.validate_password(new_password, user)
     except ValidationError as error:
         raise ValidationError({"new_password": error.messages}) from None
-    user.set_password(new_password)
+    password_set(user=user, password=new_password, keep_token=keep_token)
+
+
+def password_set(*, user: User, password: str, keep_token: AuthToken | None = None) -> None:
+    """Give the user a new password and end every other credential (see credentials_end).
+
+    Every door that sets a password without allauth (the API, the admin's form,
+    manage.py changepassword, demo_accounts) comes through here; allauth's own
+    (change, reset, first password) announce themselves by signal, which
+    accounts.apps connects to credentials_end.
+    """
+    user.set_password(password)
     user.save(update_fields=["password"])
     credentials_end(user=user, keep_token=keep_token)
 
@@ -182,6 +200,42 @@ def mfa_code_verify(*, user: User, code: str) -> bool:
             authenticator.record_usage()
             return True
     return False
+
+
+def mfa_required(*, user: User) -> bool:
+    """Whether the site makes `user` set up two-factor sign-in before anything else."""
+    return bool(
+        settings.SMALLIMAGE_REQUIRE_STAFF_MFA and user.is_staff and not mfa_enabled(user=user)
+    )
+
+
+def user_sign_in(*, request: HttpRequest, login: str, password: str, code: str = "") -> User:
+    """The account `login` and `password` name, once its second factor (if any) is given.
+
+    For doors without allauth's sign-in pages (the API): every failure counts
+    against the sign-in page's limits. Raises InvalidCredentials, SecondFactorNeeded,
+    InvalidCode, TwoFactorSetupNeeded or TooManyAttempts, in the order checked, so
+    nothing about the second factor is said before the password is right.
+    """
+    user = user_authenticate(request=request, login=login, password=password)
+    if user is None:
+        raise InvalidCredentials("Unable to sign in with this username or email and password.")
+    if mfa_enabled(user=user):
+        if not code:
+            raise SecondFactorNeeded(
+                "This account uses two-factor sign-in: send the code from your authenticator "
+                'app (or a recovery code) in "code".'
+            )
+        if not mfa_sign_in_verify(user=user, code=code):
+            raise InvalidCode("Incorrect code.")
+    elif mfa_required(user=user):
+        raise TwoFactorSetupNeeded(STAFF_MFA_SETUP)
+    return user
+
+
+STAFF_MFA_SETUP = (
+    "Staff accounts need two-factor sign-in: set up an authenticator app on the account page first."
+)
 
 
 def mfa_sign_in_verify(*, user: User, code: str) -> bool:

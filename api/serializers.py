@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from rest_framework import serializers
-from rest_framework.exceptions import Throttled
+from rest_framework.exceptions import PermissionDenied, Throttled
 
 from accounts import services as account_services
-from accounts.errors import TooManyAttempts
+from accounts.errors import AccountError, TooManyAttempts, TwoFactorSetupNeeded
 from accounts.models import Tier, User
 
 RENDITION_PATTERN = r"^(original|[1-9][0-9]{0,3})$"
@@ -52,12 +52,6 @@ class UserSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-SECOND_FACTOR_NEEDED = (
-    "This account uses two-factor sign-in: send the code from your authenticator app "
-    '(or a recovery code) in "code".'
-)
-
-
 class LoginSerializer(serializers.Serializer):
     login = serializers.CharField(help_text="Username or email address.")
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
@@ -73,28 +67,20 @@ class LoginSerializer(serializers.Serializer):
     def validate(self, attrs: dict) -> dict:
         request = self.context["request"]
         try:
-            user = account_services.user_authenticate(
-                request=request._request, login=attrs["login"], password=attrs["password"]
+            user = account_services.user_sign_in(
+                request=request._request,
+                login=attrs["login"],
+                password=attrs["password"],
+                code=attrs.get("code", ""),
             )
         except TooManyAttempts as error:
             raise Throttled(detail=str(error)) from None
-        if user is None:
-            raise serializers.ValidationError(
-                "Unable to sign in with this username or email and password."
-            )
-        if account_services.mfa_enabled(user=user):
-            self._check_second_factor(user, attrs.get("code", ""))
+        except TwoFactorSetupNeeded as error:
+            raise PermissionDenied(str(error)) from None
+        except AccountError as error:
+            detail = {error.field: [str(error)]} if error.field else str(error)
+            raise serializers.ValidationError(detail) from None
         return {"user": user}
-
-    def _check_second_factor(self, user: User, code: str) -> None:
-        if not code:
-            raise serializers.ValidationError({"code": [SECOND_FACTOR_NEEDED]})
-        try:
-            verified = account_services.mfa_sign_in_verify(user=user, code=code)
-        except TooManyAttempts as error:
-            raise Throttled(detail=str(error)) from None
-        if not verified:
-            raise serializers.ValidationError({"code": ["Incorrect code."]})
 
 
 class TokenSerializer(serializers.Serializer):

@@ -13,7 +13,7 @@ from rest_framework import status
 from rest_framework.exceptions import APIException, PermissionDenied, Throttled, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.permissions import AllowAny, BasePermission
+from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from accounts import services as account_services
 from accounts.errors import TooManyAttempts
 from api import serializers as api
+from api.permissions import CanAddUsers, TwoFactorSetUpWhereRequired
 from gallery import limits, selectors, services
 from gallery.errors import (
     DecoderBusy,
@@ -220,18 +221,8 @@ class LinkCreateView(APIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-class CanAddUsers(BasePermission):
-    """Staff holding the "Can add user" permission, as the Django admin requires."""
-
-    message = 'Creating users needs a staff account with the "Can add user" permission.'
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        user = request.user
-        return bool(user.is_authenticated and user.is_staff and user.has_perm("accounts.add_user"))
-
-
 class UserCreateView(APIView):
-    permission_classes = [CanAddUsers]
+    permission_classes = [CanAddUsers, TwoFactorSetUpWhereRequired]
 
     @extend_schema(
         request=api.UserCreateSerializer,

@@ -102,7 +102,7 @@ def run_in_another_process(code: str) -> dict:
         f"?host={settings_dict['HOST']}&port={settings_dict['PORT']}"
     )
     # DEBUG only spares it collected static files; rate limits do not care.
-    # The same host name as the test client: allauth keys its limits by site.
+    # The same host name as the test client, which ALLOWED_HOSTS must accept.
     environment = {
         **os.environ,
         "DATABASE_URL": url,
@@ -149,7 +149,7 @@ def test_sign_in_rate_limit_counts_across_processes(client, basic_user):
         f"'password': '{PASSWORD}'}}); "
         "print(json.dumps({'status': r.status_code, 'limited': b'Too many' in r.content}))"
     )
-    assert other["status"] in (200, 429)
+    assert other["status"] == 200  # the sign-in page, showing the refusal
     assert other["limited"], other
 
 

@@ -116,6 +116,56 @@ class TestOneLimitPerAccount:
         # ...and the same account's sign-in is locked too.
         assert api_sign_in(basic_user.username, PASSWORD, "192.0.2.7").status_code == 429
 
+    def test_web_password_change_guesses_count_as_failed_sign_ins(self, basic_user):
+        page = Client()
+        page.force_login(basic_user)
+        for _ in range(ACCOUNT_ATTEMPTS):
+            response = page.post(
+                "/accounts/password/change/",
+                {"oldpassword": "guess", "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+            )
+            assert response.status_code == 200
+        assert api_sign_in(basic_user.username, PASSWORD, "192.0.2.8").status_code == 429
+        locked = page.post(
+            "/accounts/password/change/",
+            {"oldpassword": PASSWORD, "password1": NEW_PASSWORD, "password2": NEW_PASSWORD},
+        )
+        # Refused: by the shared limit, or first by allauth's own 5 a minute per user.
+        assert locked.status_code in (200, 429)
+        basic_user.refresh_from_db()
+        assert basic_user.check_password(PASSWORD)
+
+    def test_the_admin_has_no_password_change_of_its_own(self, client):
+        staff = UserFactory(is_staff=True, is_superuser=True)
+        client.force_login(staff)
+        response = client.post(
+            "/admin/password_change/",
+            {"old_password": "guess", "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD},
+        )
+        assert response.status_code == 302
+        assert response["Location"] == "/accounts/password/change/"
+        staff.refresh_from_db()
+        assert staff.check_password(PASSWORD)
+
+    @pytest.mark.parametrize("squatter_first", [True, False])
+    def test_a_second_account_holding_the_address_gives_no_extra_guesses(
+        self, builtin_tiers, squatter_first
+    ):
+        """allauth lets any account add someone's address, unverified; the email
+        backend then tries the password on both accounts, so both are counted,
+        whichever allauth happens to list first."""
+        from allauth.account.models import EmailAddress
+
+        squatter = UserFactory(email="") if squatter_first else None
+        victim = UserFactory()
+        squatter = squatter or UserFactory(email="")
+        EmailAddress.objects.create(user=victim, email=victim.email, verified=False)
+        EmailAddress.objects.create(user=squatter, email=victim.email, verified=False)
+        address = addresses()
+        for login in [victim.email, victim.username] * 2 + [victim.email]:
+            api_sign_in(login, "wrong", next(address))
+        assert api_sign_in(victim.username, PASSWORD, next(address)).status_code == 429
+
     def test_the_admin_login_is_the_sign_in_page(self, client, basic_user):
         """The admin has no password form of its own to guess at."""
         staff = UserFactory(is_staff=True, is_superuser=True)
@@ -191,6 +241,19 @@ def change_on_the_command_line(user: User, monkeypatch) -> None:
     call_command("changepassword", user.username, stdout=io.StringIO())
 
 
+def reset_demo_passwords(user: User, settings) -> None:
+    from django.core.management import call_command
+
+    settings.DEBUG = True
+    user.username = "basic"
+    user.save()
+    call_command("demo_accounts", "--reset-passwords", stdout=io.StringIO())
+    settings.DEBUG = False
+    user.refresh_from_db()
+    user.set_password(NEW_PASSWORD)  # the command prints a random one
+    user.save()
+
+
 PASSWORD_SETS = {
     "web change": lambda user, mailoutbox: change_on_the_web(user),
     "reset by email": reset_by_email,
@@ -198,11 +261,14 @@ PASSWORD_SETS = {
     "api change": lambda user, mailoutbox: change_through_the_api(user),
     "first password": lambda user, mailoutbox: set_a_first_password(user),
     "manage.py changepassword": None,
+    "manage.py demo_accounts --reset-passwords": None,
 }
 
 
 @pytest.mark.parametrize("door", PASSWORD_SETS)
-def test_every_password_set_ends_every_other_credential(basic_user, mailoutbox, monkeypatch, door):
+def test_every_password_set_ends_every_other_credential(
+    basic_user, mailoutbox, monkeypatch, settings, door
+):
     old_token = AuthToken.objects.create(basic_user)[1]
     old_session = Client()
     old_session.force_login(basic_user)
@@ -210,6 +276,8 @@ def test_every_password_set_ends_every_other_credential(basic_user, mailoutbox, 
 
     if door == "manage.py changepassword":
         change_on_the_command_line(basic_user, monkeypatch)
+    elif door == "manage.py demo_accounts --reset-passwords":
+        reset_demo_passwords(basic_user, settings)
     else:
         PASSWORD_SETS[door](basic_user, mailoutbox)
 

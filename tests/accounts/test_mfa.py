@@ -178,12 +178,49 @@ def share_and_file_urls(premium_user) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("path", ["/", "/admin/", "/admin/accounts/user/", "/api/v1/me/"])
+@pytest.mark.parametrize("path", ["/", "/admin/", "/admin/accounts/user/"])
 def test_staff_without_mfa_are_sent_to_set_it_up(settings, staff, login, path):
     settings.SMALLIMAGE_REQUIRE_STAFF_MFA = True
     response = login(staff).get(path)
     assert response.status_code == 302
     assert response["Location"] == SETUP_URL
+
+
+def test_the_api_refuses_staff_without_mfa_with_a_403(settings, staff, login):
+    """In a browser session or with a token made before the rule was switched on."""
+    from knox.models import AuthToken
+    from rest_framework.test import APIClient
+
+    token = AuthToken.objects.create(staff)[1]
+    settings.SMALLIMAGE_REQUIRE_STAFF_MFA = True
+    session = login(staff).get("/api/v1/me/")
+    assert session.status_code == 403
+    assert "two-factor" in session.json()["detail"]
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api.get("/api/v1/me/").status_code == 403
+    created = api.post("/api/v1/users/", {"username": "x", "password": "a long passphrase"})
+    assert created.status_code == 403
+    assert not User.objects.filter(username="x").exists()
+    settings.SMALLIMAGE_REQUIRE_STAFF_MFA = False
+    assert api.get("/api/v1/me/").status_code == 200
+
+
+def test_the_api_login_refuses_staff_without_mfa(settings, staff):
+    from rest_framework.test import APIClient
+
+    settings.SMALLIMAGE_REQUIRE_STAFF_MFA = True
+    response = APIClient().post(
+        "/api/v1/auth/login/", {"login": staff.username, "password": PASSWORD}
+    )
+    assert response.status_code == 403
+    assert "two-factor" in response.json()["detail"]
+    assert not staff.auth_token_set.exists()
+    with_totp(staff)
+    wrong_password = APIClient().post(
+        "/api/v1/auth/login/", {"login": staff.username, "password": "wrong"}
+    )
+    assert wrong_password.status_code == 400
 
 
 def test_htmx_requests_of_staff_without_mfa_redirect_the_whole_page(settings, staff, login):
@@ -295,14 +332,30 @@ def test_a_wrong_password_says_nothing_about_two_factor(basic_user):
     assert "code" not in response.json()
 
 
-def test_api_code_guesses_share_the_sign_in_pages_limit(basic_user, settings):
-    """allauth's code form allows 5 wrong codes per account in 5 minutes; so does the API."""
+def test_api_code_guesses_share_the_sign_in_pages_limit(basic_user):
+    """allauth's code form allows 5 wrong codes per account in 5 minutes: wrong codes
+    typed on the page leave the API none, and the other way round."""
     secret, _ = with_totp(basic_user)
+    page = Client()
+    signed = page.post("/accounts/login/", {"login": basic_user.username, "password": PASSWORD})
+    assert signed["Location"] == reverse("mfa_authenticate")
     for step in range(2, 7):
-        assert api_login(basic_user, code=totp_code(secret, steps=step)).status_code == 400
+        wrong = page.post(reverse("mfa_authenticate"), {"code": totp_code(secret, steps=step)})
+        assert wrong.status_code == 200
     locked = api_login(basic_user, code=totp_code(secret))
     assert locked.status_code == 429
     assert "Too many" in locked.json()["detail"]
+
+
+def test_api_code_guesses_lock_the_sign_in_pages_code_form(basic_user):
+    secret, _ = with_totp(basic_user)
+    for step in range(2, 7):
+        assert api_login(basic_user, code=totp_code(secret, steps=step)).status_code == 400
+    page = Client()
+    page.post("/accounts/login/", {"login": basic_user.username, "password": PASSWORD})
+    refused = page.post(reverse("mfa_authenticate"), {"code": totp_code(secret)})
+    assert b"Too many failed login attempts" in refused.content
+    assert "_auth_user_id" not in page.session
 
 
 def test_accounts_without_two_factor_need_no_code(basic_user):

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Tier, User
-from accounts.services import user_create
+from accounts.services import password_set, user_create
 
 DEMO_ACCOUNTS = [
     # username, tier, superuser
@@ -43,8 +43,7 @@ class Command(BaseCommand):
                     is_superuser=is_superuser,
                 )
             elif reset_passwords:
-                user.set_password(password)
-                user.save(update_fields=["password"])
+                password_set(user=user, password=password)
             else:
                 password = "(unchanged)"
             rows.append((username, tier_name + (", admin" if is_superuser else ""), password))
