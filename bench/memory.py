@@ -1,36 +1,22 @@
 """Memory benchmark: concurrent uploads of a hostile-but-valid PNG, decode budget on and off.
 
-Run from the repository root:
-
-    .venv/bin/python bench/memory.py              # 8 uploads at once, ~1 minute
+    .venv/bin/python bench/memory.py              # 8 uploads at once, ~30 s
     .venv/bin/python bench/memory.py --uploads 4
 
-The image is 7070 x 7070 (49.98 MP), 16-bit RGBA, one flat colour with alpha at
-half: ~0.6 MB on the wire, 200 MB once decoded (Pillow reads it as 8-bit RGBA).
-For each mode the app runs under gunicorn on a free 127.0.0.1 port, production
-style (``DJANGO_DEBUG=0``, 1 worker x 8 threads, SQLite in a fresh temporary
-directory, thumbnails rendered in the request), with one Enterprise user and
-token:
-
-- off: ``SMALLIMAGE_DECODE_BUDGET_BYTES`` far beyond any decode, so nothing waits;
-- on: the app's default budget and wait.
-
-After one small warm-up upload, the worker's idle RSS is read and its peak reset
-(``/proc/<pid>/clear_refs``), the uploads are released together, and the
-worker's RSS is sampled from ``/proc/<pid>/status`` until they are all answered;
-its VmHWM then gives the true peak (sampling may miss a short one). Every
-answer must be 201, or 503 with a Retry-After header and a message; anything
-else is an error.
-
-Target: with the budget on, the worker's peak stays at most 300 MB over idle
-(PASS/FAIL; exit status 1 on FAIL or on any error).
+The image is 7070 x 7070 (49.98 MP), 16-bit RGBA, one flat colour at half alpha:
+~0.6 MB on the wire, 200 MB decoded. Each mode runs gunicorn (1 worker x 8
+threads, DEBUG off, SQLite, thumbnails in the request) with the budget off
+(``SMALLIMAGE_DECODE_BUDGET_BYTES`` = 1 TiB) or at the app's defaults. After a
+small warm-up upload the worker's idle RSS is read and its VmHWM reset; the
+uploads are released together while a thread samples VmRSS; VmHWM then gives
+the peak. Every answer must be 201, or 503 with Retry-After and a message.
+Target: budget on, peak at most 300 MB over idle (exit status 1 on FAIL or error).
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import struct
 import subprocess
@@ -38,35 +24,14 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import harness as h
 from PIL import Image, PngImagePlugin
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from bench.load import (  # noqa: E402
-    API_OPENER,
-    REQUEST_FAILURES,
-    REQUEST_TIMEOUT,
-    LoadError,
-    app_environment,
-    excerpt,
-    free_port,
-    multipart,
-    must_manage,
-    prepare_app,
-    start_gunicorn,
-    stop_process,
-    summarise_log,
-    wait_healthy,
-)
 
 TARGET_MB = 300  # peak RSS over idle, budget on
 SIZE = (7070, 7070)  # 49.98 MP, just under the default 50 MP limit
@@ -77,6 +42,7 @@ GUNICORN_TIMEOUT = 120
 SAMPLE_SECONDS = 0.005
 MB = 1_000_000
 OFF_BUDGET = 1 << 40  # 1 TiB: every decode fits
+SMALL_PNG = h.encoded(Image.new("RGB", (64, 48), "steelblue"), "PNG")  # the warm-up
 
 
 def hostile_png(size: tuple[int, int] = SIZE, colour: tuple[int, ...] = COLOUR) -> bytes:
@@ -98,33 +64,19 @@ def hostile_png(size: tuple[int, int] = SIZE, colour: tuple[int, ...] = COLOUR) 
     data = out.getvalue()
     with Image.open(io.BytesIO(data)) as check:
         if (check.format, check.mode, check.size) != ("PNG", "RGBA", size):
-            raise LoadError(f"the hostile PNG reads as {check.format} {check.mode} {check.size}")
+            raise h.BenchError(f"the hostile PNG reads as {check.format} {check.mode} {check.size}")
     return data
-
-
-def small_png() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (64, 48), "steelblue").save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 # --- the worker's memory, from /proc ---------------------------------------------------------
 
 
-def status_kb(pid: int, key: str) -> int:
+def status_mb(pid: int, key: str) -> float:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
             if line.startswith(f"{key}:"):
-                return int(line.split()[1])
-    raise LoadError(f"/proc/{pid}/status has no {key}")
-
-
-def rss_mb(pid: int) -> float:
-    return status_kb(pid, "VmRSS") * 1024 / MB
-
-
-def peak_mb(pid: int) -> float:
-    return status_kb(pid, "VmHWM") * 1024 / MB
+                return int(line.split()[1]) * 1024 / MB
+    raise h.BenchError(f"/proc/{pid}/status has no {key}")
 
 
 def reset_peak(pid: int) -> bool:
@@ -148,7 +100,7 @@ def worker_pid(master: subprocess.Popen[bytes], timeout: float = 30) -> int:
         if len(children) == GUNICORN_WORKERS:
             return children[0]
         time.sleep(0.1)
-    raise LoadError("gunicorn's worker did not start")
+    raise h.BenchError("gunicorn's worker did not start")
 
 
 def _parent(stat: Path) -> int | None:
@@ -172,8 +124,8 @@ class Sampler:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.highest = max(self.highest, rss_mb(self.pid))
-            except (OSError, LoadError):
+                self.highest = max(self.highest, status_mb(self.pid, "VmRSS"))
+            except (OSError, h.BenchError):
                 return  # the worker is gone; the report says so
             self.samples += 1
             self._stop.wait(SAMPLE_SECONDS)
@@ -187,85 +139,47 @@ class Sampler:
         self._thread.join(5)
 
 
-# --- uploads -----------------------------------------------------------------------------
+# --- uploads and one mode ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Answer:
     status: int | None  # None: no answer
     seconds: float
-    retry_after: str | None
-    message: str
+    retry_after: str | None = None
+    message: str = ""
+
+    @property
+    def problem(self) -> str | None:
+        if self.status == 201 or (self.status == 503 and self.retry_after and self.message):
+            return None
+        return f"{self.status}: {self.message or 'no message'}"
 
 
 def upload(base_url: str, token: str, data: bytes, name: str) -> Answer:
-    body, content_type = multipart("file", name, data, "image/png")
-    request = urllib.request.Request(
-        f"{base_url}/api/v1/images/",
-        data=body,
-        method="POST",
-        headers={
-            "Accept": "application/json",
-            "Authorization": f"Token {token}",
-            "Content-Type": content_type,
-        },
-    )
     began = time.perf_counter()
     try:
-        with API_OPENER.open(request, timeout=REQUEST_TIMEOUT) as answer:
-            status, headers, text = answer.status, answer.headers, answer.read()
-    except urllib.error.HTTPError as error:
-        with error:
-            status, headers, text = error.code, error.headers, error.read()
-    except REQUEST_FAILURES as error:
+        response = h.upload(base_url, token, data, name, "image/png")
+    except h.REQUEST_FAILURES as error:
         return Answer(None, time.perf_counter() - began, None, f"{type(error).__name__}: {error}")
     seconds = time.perf_counter() - began
     message = ""
-    if status != 201:
+    if response.status != 201:
         try:
-            message = str(json.loads(text).get("detail", excerpt(text)))
+            message = str(response.json().get("detail", h.excerpt(response.body)))
         except (ValueError, AttributeError):
-            message = excerpt(text)
-    return Answer(status, seconds, headers.get("Retry-After"), message)
-
-
-def concurrent_uploads(base_url: str, token: str, data: bytes, count: int) -> list[Answer]:
-    go = threading.Event()
-    answers: list[Answer | None] = [None] * count
-
-    def one(index: int) -> None:
-        go.wait()
-        answers[index] = upload(base_url, token, data, f"hostile-{index}.png")
-
-    threads = [threading.Thread(target=one, args=(index,)) for index in range(count)]
-    for thread in threads:
-        thread.start()
-    go.set()  # released together
-    for thread in threads:
-        thread.join(REQUEST_TIMEOUT + 10)
-    return [answer or Answer(None, REQUEST_TIMEOUT, None, "no answer") for answer in answers]
-
-
-def answer_problem(answer: Answer) -> str | None:
-    if answer.status == 201:
-        return None
-    if answer.status == 503 and answer.retry_after and answer.message:
-        return None
-    return f"{answer.status}: {answer.message or 'no message'}"
-
-
-# --- one mode ------------------------------------------------------------------------------
+            message = h.excerpt(response.body)
+    return Answer(response.status, seconds, response.headers.get("Retry-After"), message)
 
 
 @dataclass
 class ModeResult:
     name: str
-    budget: str
+    budget: str = ""
     idle_mb: float = 0.0
     peak_mb: float = 0.0  # VmHWM after the uploads
     sampled_mb: float = 0.0  # highest sampled VmRSS
     peak_reset: bool = False
-    samples: int = 0
     after_mb: float = 0.0
     wall: float = 0.0
     answers: list[Answer] = field(default_factory=list)
@@ -277,53 +191,63 @@ class ModeResult:
 
     @property
     def problems(self) -> list[str]:
-        return [problem for answer in self.answers if (problem := answer_problem(answer))]
+        return [problem for answer in self.answers if (problem := answer.problem)]
+
+    def summary(self) -> str:
+        counts = Counter(str(answer.status) for answer in self.answers)
+        return ", ".join(f"{count}x {status}" for status, count in sorted(counts.items()))
+
+
+# Prints the decode budget and wait the settings made of the environment, as JSON.
+_BUDGET = """
+import json
+from django.conf import settings as s
+print(json.dumps([s.SMALLIMAGE_DECODE_BUDGET_BYTES, s.SMALLIMAGE_DECODE_WAIT_SECONDS]))
+"""
 
 
 def run_mode(
     name: str, budget_bytes: int | None, work: Path, data: bytes, count: int
 ) -> ModeResult:
-    env = app_environment(work / "var", None, "immediate")
+    env = h.app_environment(work / "var")
     if budget_bytes is not None:
         env["SMALLIMAGE_DECODE_BUDGET_BYTES"] = str(budget_bytes)
-    token = next(iter(prepare_app(env, 1).values()))
-    configured = must_manage(
-        env,
-        "shell",
-        "-v",
-        "0",
-        "-c",
-        "from django.conf import settings as s; print(s.SMALLIMAGE_DECODE_BUDGET_BYTES,"
-        " s.SMALLIMAGE_DECODE_WAIT_SECONDS)",
-    ).split()
-    budget, wait = int(configured[-2]), configured[-1]
-    label = "none (1 TiB)" if budget >= OFF_BUDGET else f"{budget / 2**20:.0f} MiB, wait {wait} s"
-    result = ModeResult(name, label)
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    log = work / f"gunicorn-{name}.log"
-    server = start_gunicorn(
-        env, port, log, workers=GUNICORN_WORKERS, threads=GUNICORN_THREADS, timeout=GUNICORN_TIMEOUT
+    token = h.prepare_app(env, ["memory"])["memory"]
+    budget, wait = h.shell(env, _BUDGET)
+    result = ModeResult(name)
+    result.budget = (
+        "none (1 TiB)" if budget >= OFF_BUDGET else f"{budget / 2**20:.0f} MiB, wait {wait} s"
     )
-    try:
-        wait_healthy(base_url, server, log)
-        pid = worker_pid(server)
-        warm = upload(base_url, token, small_png(), "warm-up.png")
+    log = work / f"gunicorn-{name}.log"
+    options = {
+        "workers": GUNICORN_WORKERS,
+        "threads": GUNICORN_THREADS,
+        "timeout": GUNICORN_TIMEOUT,
+    }
+    with h.gunicorn(env, log, **options) as server:
+        pid = worker_pid(server.process)
+        warm = upload(server.base_url, token, SMALL_PNG, "warm-up.png")
         if warm.status != 201:
-            raise LoadError(f"the warm-up upload answered {warm.status}: {warm.message}")
+            raise h.BenchError(f"the warm-up upload answered {warm.status}: {warm.message}")
         time.sleep(0.5)  # let the warm-up's request finish its teardown
-        result.idle_mb = rss_mb(pid)
+        result.idle_mb = status_mb(pid, "VmRSS")
         result.peak_reset = reset_peak(pid)
-        began = time.monotonic()
+        answers: list[Answer | None] = [None] * count
+
+        def one(index: int) -> None:
+            answers[index] = upload(server.base_url, token, data, f"hostile-{index}.png")
+
         with Sampler(pid) as sampler:
-            result.answers = concurrent_uploads(base_url, token, data, count)
-        result.wall = time.monotonic() - began
-        result.sampled_mb, result.samples = sampler.highest, sampler.samples
-        result.peak_mb = peak_mb(pid) if result.peak_reset else 0.0
-        result.after_mb = rss_mb(pid)
-    finally:
-        stop_process(server)
-        result.log_problems = summarise_log(log).problems
+            result.wall = h.released_together(
+                [lambda i=i: one(i) for i in range(count)], timeout=h.REQUEST_TIMEOUT + 10
+            )
+        result.answers = [
+            answer or Answer(None, h.REQUEST_TIMEOUT, None, "no answer") for answer in answers
+        ]
+        result.sampled_mb = sampler.highest
+        result.peak_mb = status_mb(pid, "VmHWM") if result.peak_reset else 0.0
+        result.after_mb = status_mb(pid, "VmRSS")
+    result.log_problems = h.summarise_log(log).problems
     return result
 
 
@@ -338,24 +262,23 @@ def print_report(results: list[ModeResult], data: bytes, count: int) -> bool:
         f" gunicorn {GUNICORN_WORKERS} worker x {GUNICORN_THREADS} threads, DJANGO_DEBUG=0,"
         f" SQLite, thumbnails in the request, {os.cpu_count()} CPUs"
     )
-    width = 30
-    rows = [
-        ("decode budget", off.budget, on.budget),
-        ("worker RSS idle (MB)", f"{off.idle_mb:.0f}", f"{on.idle_mb:.0f}"),
-        (
-            "peak RSS, VmHWM (MB)",
-            f"{off.peak_mb:.0f}" if off.peak_reset else "n/a",
-            f"{on.peak_mb:.0f}" if on.peak_reset else "n/a",
-        ),
-        ("highest sampled RSS (MB)", f"{off.sampled_mb:.0f}", f"{on.sampled_mb:.0f}"),
-        ("peak over idle (MB)", f"{off.over_idle:.0f}", f"{on.over_idle:.0f}"),
-        ("RSS after (MB)", f"{off.after_mb:.0f}", f"{on.after_mb:.0f}"),
-        ("wall time (s)", f"{off.wall:.1f}", f"{on.wall:.1f}"),
-        ("answers", summary(off), summary(on)),
-    ]
-    print(f"  {'':<{width}} {'budget off':>22} {'budget on':>22}")
-    for label, left, right in rows:
-        print(f"  {label:<{width}} {left:>22} {right:>22}")
+
+    def row(label: str, value: Callable[[ModeResult], str]) -> list[str]:
+        return [label, *(value(result) for result in results)]
+
+    h.print_table(
+        ["", "budget off", "budget on"],
+        [
+            row("decode budget", lambda r: r.budget),
+            row("worker RSS idle (MB)", lambda r: f"{r.idle_mb:.0f}"),
+            row("peak RSS, VmHWM (MB)", lambda r: f"{r.peak_mb:.0f}" if r.peak_reset else "n/a"),
+            row("highest sampled RSS (MB)", lambda r: f"{r.sampled_mb:.0f}"),
+            row("peak over idle (MB)", lambda r: f"{r.over_idle:.0f}"),
+            row("RSS after (MB)", lambda r: f"{r.after_mb:.0f}"),
+            row("wall time (s)", lambda r: f"{r.wall:.1f}"),
+            row("answers", ModeResult.summary),
+        ],
+    )
     for result in results:
         print(f"  {result.name}: per request, in order of answer:")
         for answer in sorted(result.answers, key=lambda a: a.seconds):
@@ -372,22 +295,22 @@ def print_report(results: list[ModeResult], data: bytes, count: int) -> bool:
                 f"  gunicorn log: {len(result.log_problems)} problem lines,"
                 f" first: {result.log_problems[0]}"
             )
-    checks = [
-        (
-            on.over_idle <= TARGET_MB,
-            f"budget on: peak {on.over_idle:.0f} MB over idle <= {TARGET_MB} MB",
-        ),
-        (any(a.status == 201 for a in on.answers), "budget on: at least one upload accepted"),
-        (not off.problems and not on.problems, "every answer 201, or 503 with Retry-After"),
-    ]
-    for ok, text in checks:
-        print(f"  {'PASS' if ok else 'FAIL'}  {text}")
-    return all(ok for ok, _ in checks)
-
-
-def summary(result: ModeResult) -> str:
-    counts = Counter(str(answer.status) for answer in result.answers)
-    return ", ".join(f"{count}x {status}" for status, count in sorted(counts.items()))
+    return h.print_checks(
+        [
+            h.Check(
+                f"budget on: peak {on.over_idle:.0f} MB over idle <= {TARGET_MB} MB",
+                on.over_idle <= TARGET_MB,
+            ),
+            h.Check(
+                "budget on: at least one upload accepted",
+                any(a.status == 201 for a in on.answers),
+            ),
+            h.Check(
+                "every answer 201, or 503 with Retry-After", not off.problems and not on.problems
+            ),
+        ],
+        title=None,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -399,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     if not Path("/proc/self/status").exists():
         print("FAIL: this benchmark reads /proc (Linux)")
         return 1
+    h.exit_on_sigterm()
+    print(h.code_state())
     began = time.monotonic()
     data = hostile_png()
     results = []
@@ -408,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
                 work = Path(directory) / name
                 work.mkdir()
                 results.append(run_mode(name, budget, work, data, args.uploads))
-    except (LoadError, subprocess.TimeoutExpired) as error:
+    except h.RUN_FAILURES as error:
         print(f"FAIL: {error}")
         return 1
     passed = print_report(results, data, args.uploads)

@@ -1,15 +1,11 @@
 """Benchmark of the thumbnail pipeline (gallery/pipeline.py), side by side in one run.
 
-Run from the repository root:
-
     .venv/bin/python bench/thumbnails.py           # 7 timed runs per variant
     .venv/bin/python bench/thumbnails.py --quick   # 3 timed runs, for a quick look
 
-It makes photograph-like images in code (deterministic, seeded): a 12 MP and a
-24 MP JPEG at quality 90, and a 12 MP PNG without alpha, with alpha, and with an
-alpha channel that is opaque everywhere (as in many screenshots). It keeps the
-encoded bytes in memory and times, interleaved in the same process after a
-warm-up, the median of several runs of:
+On photograph-like sources made in code (12 MP and 24 MP JPEG q90, a 12 MP PNG
+without alpha, with alpha, and with an alpha that is opaque everywhere) it times,
+interleaved in one process after a warm-up, the median of several runs of:
 
 - floor: the bare decode, at the smallest DCT scale (1/8) for JPEG; PNG has no
   reduced decode, so its floor is the full decode;
@@ -17,17 +13,12 @@ warm-up, the median of several runs of:
   per tier height (what most implementations do);
 - ours: ``gallery.pipeline.render`` making all of a tier's sizes from one decode.
 
-Peak memory is the peak RSS of a fresh child process doing one run, minus that
-of an idle child that imports the same modules and holds the same encoded file.
-(Pillow allocates pixels outside Python's allocator, so tracemalloc misses them.)
-
-Quality is the PSNR of our thumbnails against a reference made from the full
-decode, turned upright and LANCZOS-resized to exactly the same size. It is
-measured on the pixels ``render`` encodes; the PSNR after JPEG encoding is
-printed too, for ours and for naive, to show how small the resizing difference
-is beside the encoder's own loss.
-
-The script prints PASS or FAIL per target and exits with status 1 if any fails.
+Peak memory is the peak RSS (VmHWM) of a fresh child doing one run, minus that of
+an idle child holding the same file: Pillow allocates outside Python's allocator,
+so tracemalloc misses it. Quality is the PSNR of the pixels ``render`` encodes
+against a full decode, turned upright and LANCZOS-resized to the same size (and,
+for comparison, after JPEG encoding, ours and naive). PASS or FAIL per target;
+exit status 1 if any fails.
 """
 
 from __future__ import annotations
@@ -35,7 +26,6 @@ from __future__ import annotations
 import argparse
 import gc
 import math
-import random
 import resource
 import statistics
 import subprocess
@@ -47,16 +37,12 @@ from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import harness as h
+from harness import MAX_PIXELS, TIER_HEIGHTS, encoded, photograph
+from PIL import Image, ImageChops, ImageOps, ImageStat
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, ImageStat  # noqa: E402
+from gallery import pipeline
 
-from gallery import pipeline  # noqa: E402
-
-TIER_HEIGHTS = (200, 400)
-MAX_PIXELS = 50_000_000  # the default SMALLIMAGE_MAX_IMAGE_PIXELS
 SOURCE_JPEG_QUALITY = 90
 
 # Targets, for the 12 MP JPEG unless said otherwise.
@@ -64,91 +50,6 @@ MAX_RATIO_TO_FLOOR = 1.7
 MIN_SPEEDUP_OVER_NAIVE = 5.0
 MAX_PEAK_MB_ABOVE_IDLE = 40.0
 MIN_PSNR_DB = 45.0  # every source, every size
-
-
-# --- photographs made in code ----------------------------------------------------------------
-
-
-def _random_grey(rng: random.Random, size: tuple[int, int]) -> Image.Image:
-    """Uniform random grey levels; seeded, unlike ``Image.effect_noise``."""
-    return Image.frombytes("L", size, rng.randbytes(size[0] * size[1]))
-
-
-def _two_tone(
-    top: tuple[int, int, int], bottom: tuple[int, int, int], size: tuple[int, int]
-) -> Image.Image:
-    """A vertical gradient from ``top`` to ``bottom``."""
-    bands = [
-        Image.linear_gradient("L").point(lambda v, a=a, b=b: a + (b - a) * v // 255)
-        for a, b in zip(top, bottom, strict=True)
-    ]
-    return Image.merge("RGB", bands).resize(size, Image.Resampling.BILINEAR)
-
-
-def photograph(width: int, height: int, *, seed: int, alpha: bool = False) -> Image.Image:
-    """A landscape-like picture that compresses like a photograph, not like a test card.
-
-    Smooth sky and ground gradients, hills, cloud and foliage texture at several
-    scales, hard-edged objects and thin lines, a slight lens blur and sensor
-    noise. Built from whole-image Pillow operations, so 24 MP takes seconds.
-    """
-    rng = random.Random(seed)
-    size = (width, height)
-
-    sky = _two_tone((70, 120, 200), (190, 215, 245), size)
-    ground = _two_tone((90, 110, 50), (40, 60, 25), size)
-    land = Image.new("L", size, 0)
-    outline = [(0, height)]
-    outline += [(width * i / 32, height * (0.45 + 0.15 * rng.random())) for i in range(33)]
-    outline.append((width, height))
-    ImageDraw.Draw(land).polygon(outline, fill=255)
-    land = land.filter(ImageFilter.GaussianBlur(max(1, width / 2000)))
-    image = Image.composite(ground, sky, land)
-
-    # Texture: random grey at several scales, strong on the ground, faint in the sky.
-    texture = Image.new("L", size, 128)
-    for divisor, weight in ((96, 0.5), (24, 0.35), (6, 0.25), (2, 0.2)):
-        coarse = _random_grey(rng, (max(2, width // divisor), max(2, height // divisor)))
-        texture = Image.blend(texture, coarse.resize(size, Image.Resampling.BICUBIC), weight)
-    strength = land.point(lambda v: 40 + v * 215 // 255)
-    texture = Image.composite(texture, Image.new("L", size, 128), strength)
-    texture = Image.merge("RGB", (texture, texture, texture))
-    image = ImageChops.add(image, texture, 1.0, -128)
-    image = ImageChops.add(image, texture, 1.0, -128)
-
-    draw = ImageDraw.Draw(image)
-    for _ in range(40):
-        x0, y0 = rng.randrange(width), rng.randrange(height)
-        w, h = rng.randrange(width // 40, width // 6), rng.randrange(height // 40, height // 4)
-        fill = tuple(rng.randrange(256) for _ in range(3))
-        kind = rng.random()
-        if kind < 0.4:
-            draw.ellipse((x0, y0, x0 + w, y0 + h), fill=fill)
-        elif kind < 0.7:
-            draw.rectangle((x0, y0, x0 + w, y0 + h), fill=fill)
-        else:
-            draw.polygon([(x0 + rng.randrange(w), y0 + rng.randrange(h)) for _ in range(5)], fill)
-    for _ in range(60):
-        ends = [(rng.randrange(width), rng.randrange(height)) for _ in range(2)]
-        draw.line(ends, fill=tuple(rng.randrange(256) for _ in range(3)), width=rng.randrange(1, 6))
-
-    image = ImageChops.add(image, texture, 1.0, -128)
-    image = image.filter(ImageFilter.GaussianBlur(0.8))
-    noise = Image.frombytes("RGB", size, rng.randbytes(width * height * 3))
-    noise = noise.point(lambda v: 128 + (v - 128) // 10)  # about +-12 levels
-    image = ImageChops.add(image, noise, 1.0, -128)
-
-    if alpha:
-        # A cut-out: opaque in the middle, fading out towards the corners.
-        fade = Image.radial_gradient("L").resize(size, Image.Resampling.BILINEAR)
-        image.putalpha(fade.point(lambda v: 255 if v < 160 else max(0, 255 - (v - 160) * 4)))
-    return image
-
-
-def encoded(image: Image.Image, fmt: str, **params: object) -> bytes:
-    buffer = BytesIO()
-    image.save(buffer, fmt, **params)
-    return buffer.getvalue()
 
 
 @dataclass(frozen=True)
@@ -251,7 +152,7 @@ def peak_rss_mb(path: Path, variant: str) -> float:
         capture_output=True,
         text=True,
         check=True,
-        cwd=ROOT,
+        cwd=h.ROOT,
     )
     return float(result.stdout.strip())
 
@@ -365,10 +266,8 @@ def _decoded(data: bytes) -> Image.Image:
 
 # --- report ------------------------------------------------------------------------------------
 
-Check = tuple[str, bool]
 
-
-def report(source: Source, runs: int, directory: Path) -> list[Check]:
+def report(source: Source, runs: int, directory: Path) -> list[h.Check]:
     """Measure ``source``, print its part of the table, return its targets."""
     times = timings(source.data, runs)
     idle_mb, memory = peak_memory(source, directory)
@@ -412,32 +311,33 @@ def report(source: Source, runs: int, directory: Path) -> list[Check]:
         )
     print()
 
+    name = source.name
     checks = [
-        (
-            f"{source.name}: PSNR {r.size[0]}x{r.size[1]} >= {MIN_PSNR_DB:g} dB ({r.resized:.1f})",
+        h.Check(
+            f"{name}: PSNR {r.size[0]}x{r.size[1]} >= {MIN_PSNR_DB:g} dB ({r.resized:.1f})",
             r.resized >= MIN_PSNR_DB,
         )
         for r in results
     ]
     if source.main:
+        ours_mb = memory["ours"]
         checks += [
-            (
-                f"{source.name}: ours <= {MAX_RATIO_TO_FLOOR}x the floor ({to_floor:.2f}x)",
+            h.Check(
+                f"{name}: ours <= {MAX_RATIO_TO_FLOOR}x the floor ({to_floor:.2f}x)",
                 to_floor <= MAX_RATIO_TO_FLOOR,
             ),
-            (
-                f"{source.name}: ours >= {MIN_SPEEDUP_OVER_NAIVE:g}x faster than naive"
-                f" ({speedup:.2f}x)",
+            h.Check(
+                f"{name}: ours >= {MIN_SPEEDUP_OVER_NAIVE:g}x faster than naive ({speedup:.2f}x)",
                 speedup >= MIN_SPEEDUP_OVER_NAIVE,
             ),
-            (
-                f"{source.name}: peak memory <= {MAX_PEAK_MB_ABOVE_IDLE:g} MB above idle"
-                f" ({memory['ours']:+.1f} MB)",
-                memory["ours"] <= MAX_PEAK_MB_ABOVE_IDLE,
+            h.Check(
+                f"{name}: peak memory <= {MAX_PEAK_MB_ABOVE_IDLE:g} MB above idle"
+                f" ({ours_mb:+.1f} MB)",
+                ours_mb <= MAX_PEAK_MB_ABOVE_IDLE,
             ),
         ]
     if not jpeg:
-        checks.append((f"{source.name}: ours no slower than naive ({speedup:.2f}x)", speedup >= 1))
+        checks.append(h.Check(f"{name}: ours no slower than naive ({speedup:.2f}x)", speedup >= 1))
     return checks
 
 
@@ -453,6 +353,7 @@ def main() -> int:
     runs = args.runs or (3 if args.quick else 7)
 
     started = time.perf_counter()
+    print(h.code_state())
     sources = make_sources()
     heights = " and ".join(map(str, TIER_HEIGHTS))
     print(f"Thumbnails {heights} px high, Pillow {Image.__version__}, sources made in", end=" ")
@@ -462,16 +363,14 @@ def main() -> int:
     print("Peak MB: peak RSS of a child doing one run, minus that of an idle child.\n")
     print(f"{'':<24} {'ms/image':>9} {'images/s':>9} {'CPU ms':>9} {'peak MB':>9}")
 
-    checks: list[Check] = []
+    checks: list[h.Check] = []
     with tempfile.TemporaryDirectory() as directory:
         for source in sources:
             checks += report(source, runs, Path(directory))
 
-    print("Targets")
-    for text, ok in checks:
-        print(f"  {'PASS' if ok else 'FAIL'}  {text}")
+    passed = h.print_checks(checks)
     print(f"\ntotal {time.perf_counter() - started:.0f} s")
-    return 0 if all(ok for _, ok in checks) else 1
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

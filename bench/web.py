@@ -1,46 +1,27 @@
 """Web benchmark: the embedded default beside S3 + CloudFront, under gunicorn on loopback.
 
-Run from the repository root:
-
     .venv/bin/python bench/web.py           # 30 samples per request kind, 8 uploads
     .venv/bin/python bench/web.py --quick   # 12 samples, 4 uploads, for a quick look
 
-The app runs under gunicorn (2 workers x 4 threads, ``DJANGO_DEBUG=0`` with
-collected static files) twice, one mode after the other, in one invocation:
+Two modes one after the other, each with its own throwaway PostgreSQL (SQLite
+for both without it), one Enterprise user with a token and a browser session,
+and 60 photograph-like 1200x900 JPEGs on its grid page:
 
 - embedded: local files, links signed by Django and streamed by the app;
-- cloudfront: a private bucket on a moto S3 server over HTTP on 127.0.0.1 and
+- cloudfront: a private bucket on a moto S3 server on 127.0.0.1 and
   ``AWS_S3_CUSTOM_DOMAIN`` with an RSA key made here, so every image URL is a
-  CloudFront signed URL (nothing fetches from the CDN domain; it does not exist).
+  CloudFront signed URL (nothing fetches from the CDN domain).
 
-Only storage differs: each mode gets its own throwaway PostgreSQL cluster
-(``tests/postgres.py``; SQLite for both, with a note, if PostgreSQL is not
-installed), one Enterprise user with a knox token and a browser session, and 60
-photograph-like 1200x900 JPEGs uploaded through the API so that the grid page
-(``SMALLIMAGE_IMAGES_PER_PAGE=60``) shows 60 cards.
+One client times interleaved rounds of the grid page, the API list and an
+expiring link; 4 clients give requests/s for the grid and the list; then 12 MP
+JPEG uploads, each just after a timed run in this process of what the upload
+does to the bytes (inspect + clean_original + render). With the app stopped the
+storage writes of the stored files are timed bare (chunked files, or HEAD + PUT
+per object on moto) and, for comparison, through the app's default_storage.
 
-One client then times, after a warm-up, in interleaved rounds: the grid page
-(``GET /`` with the session cookie from allauth's login form), the API list
-(``?page_size=60``) and an expiring link (400 px, 600 s); then 4 clients at once
-on the grid and on the list for requests per second; then uploads of a 12 MP
-JPEG (4000x3000, q90), each just after one timed run in this process of what the
-upload does to the bytes: ``inspect`` + ``clean_original`` + ``render`` of 200
-and 400 px (so both meet the machine in the same state). With the app stopped,
-the storage writes of the files an upload stores (the original and both
-thumbnails) are timed bare: chunked files in a temporary directory, or HEAD +
-PUT per object on the moto server, as django-storages' ``save`` does; and, for
-comparison only, through the app's own ``default_storage`` in ``manage.py shell``.
-
-Targets:
-
-- grid: the CloudFront grid's p50 at most 1.3x the embedded grid's p50;
-- upload: per mode, the upload p50 at most 1.5x (pipeline + bare storage writes).
-
-It also reports whether two consecutive grid views give the same image URLs
-(they should, within a time bucket, so browsers can cache the images), and the
-in-process cost of one CloudFront signature. Any request that answers
-unexpectedly counts as an error. The script prints PASS or FAIL per target and
-exits with status 1 on any FAIL or error.
+Targets: the cloudfront grid p50 at most 1.3x the embedded one; per mode, the
+upload p50 at most 1.5x (pipeline + bare writes); no request errors. PASS or
+FAIL per target, exit status 1 on any FAIL. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -48,19 +29,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import functools
 import gc
 import html
 import json
 import os
 import re
 import secrets
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -73,44 +51,15 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import pytest
+import harness as h
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore.signers import CloudFrontSigner
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from harness import MAX_PIXELS, TIER_HEIGHTS
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-# `_NoRedirect` is private to bench/load.py; reused rather than copied, so both
-# benchmarks treat a redirect the same way (as an answer, never followed).
-from bench.load import (  # noqa: E402
-    REQUEST_FAILURES,
-    LoadError,
-    LogSummary,
-    Response,
-    Sample,
-    _NoRedirect,
-    app_environment,
-    database,
-    excerpt,
-    fetch,
-    free_port,
-    multipart,
-    must_manage,
-    percentile,
-    start_gunicorn,
-    start_process,
-    stop_process,
-    summarise_log,
-    wait_healthy,
-)
-from bench.thumbnails import MAX_PIXELS, TIER_HEIGHTS, encoded, photograph  # noqa: E402
-from gallery import originals, pipeline  # noqa: E402
-from tests import postgres  # noqa: E402
-from tests.gallery.images import photo_like, to_jpeg  # noqa: E402
+from gallery import originals, pipeline
 
 # Targets.
 MAX_GRID_RATIO = 1.3  # CloudFront grid p50 / embedded grid p50
@@ -125,9 +74,6 @@ BIG_SEED = 12  # the 12 MP photograph of bench/thumbnails.py
 JPEG_QUALITY = 90
 LINK_REQUEST = {"rendition": "400", "expires_in": 600}
 CONCURRENT_CLIENTS = 4
-
-# Enterprise, as in the demo data: thumbnails of TIER_HEIGHTS, original, expiring links.
-TIER = "Enterprise"
 USERNAME = "webbench"
 
 CDN_DOMAIN = "cdn.smallimage.test"
@@ -137,44 +83,24 @@ BUCKET = "smallimage-web"
 SCRATCH_BUCKET = "smallimage-web-scratch"
 AWS_REGION = "us-east-1"
 AWS_CREDENTIAL = "testing"
-MOTO_TIMEOUT = 30
-
-
-class WebBenchError(LoadError):
-    """The run could not be set up; the message says why."""
+# Django's File.chunks() size. It matters: on ext4 here one 4 MB write() takes
+# ~11 ms and the same bytes in 64 KiB writes ~1.5 ms.
+CHUNK_SIZE = 64 * 2**10
 
 
 @dataclass(frozen=True)
 class Plan:
-    """How many requests of each kind; --quick makes every number smaller."""
+    """How many requests of each kind."""
 
-    warmup_rounds: int
+    warmup_rounds: int  # several, so both gunicorn workers have served each kind
     rounds: int  # sequential rounds of grid, list and link
     concurrent_per_client: int
     upload_warmups: int
     uploads: int
     storage_runs: int
 
-    @classmethod
-    def choose(cls, quick: bool) -> Plan:
-        if quick:
-            return cls(
-                warmup_rounds=3,
-                rounds=12,
-                concurrent_per_client=4,
-                upload_warmups=1,
-                uploads=4,
-                storage_runs=3,
-            )
-        # Warm-up: several rounds, so both gunicorn workers have served each kind.
-        return cls(
-            warmup_rounds=5,
-            rounds=30,
-            concurrent_per_client=10,
-            upload_warmups=2,
-            uploads=8,
-            storage_runs=7,
-        )
+
+PLANS = {False: Plan(5, 30, 10, 2, 8, 7), True: Plan(3, 12, 4, 1, 4, 3)}  # by --quick
 
 
 @dataclass(frozen=True)
@@ -183,33 +109,12 @@ class Photos:
     big: bytes
 
 
-def make_photos() -> Photos:
-    seeds = [to_jpeg(photo_like(*SEED_SIZE, seed=s), quality=JPEG_QUALITY) for s in SEED_PHOTOS]
-    big = encoded(photograph(*BIG_SIZE, seed=BIG_SEED), "JPEG", quality=JPEG_QUALITY)
-    return Photos(seeds, big)
-
-
-# --- the pipeline's own time, in this process --------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PipelineTime:
-    inspect_ms: float
-    clean_ms: float
-    render_ms: float
-
-    @property
-    def total_ms(self) -> float:
-        return self.inspect_ms + self.clean_ms + self.render_ms
+# --- the pipeline's own time and the storage writes, in this process ----------------------------
 
 
 @dataclass
 class PipelineRuns:
-    """What ``services.image_upload`` and the render it runs do to the bytes, run by run.
-
-    Each mode runs it in this process just before each timed upload, so that the
-    pipeline and the uploads it is compared with meet the machine in the same state.
-    """
+    """What ``services.image_upload`` and the render it runs do to the bytes, run by run."""
 
     seconds: dict[str, list[float]] = field(
         default_factory=lambda: {"inspect": [], "clean": [], "render": []}
@@ -230,46 +135,17 @@ class PipelineRuns:
         self.seconds["render"].append(rendered - clean)
         return [cleaned, *(thumbnail.data for thumbnail in thumbnails.values())]
 
-    def medians(self) -> PipelineTime:
-        ms = {name: statistics.median(values) * 1000 for name, values in self.seconds.items()}
-        return PipelineTime(ms["inspect"], ms["clean"], ms["render"])
-
-
-# --- storage writes, in this process ----------------------------------------------------------
+    def median_ms(self, name: str | None = None) -> float:
+        """One step's median, or the sum of the steps' medians."""
+        names = [name] if name else list(self.seconds)
+        return sum(statistics.median(self.seconds[n]) * 1000 for n in names)
 
 
 @dataclass(frozen=True)
 class StorageTime:
     writes_ms: float  # the original and the thumbnails, each checked for then written
     read_ms: float  # the original read back, as a worker's render does (not in the target)
-    how: str
-
-
-@dataclass(frozen=True)
-class AppStorageTime:
-    """The same files through the app's own storage (``default_storage.save`` / ``open``).
-
-    Not in the target, which takes the bare writes: the difference is what the
-    storage library adds (django-storages goes through boto3's transfer manager).
-    """
-
-    writes_ms: float
-    read_ms: float
-
-
-def _median_ms(call: Callable[[int], None], runs: int) -> float:
-    call(-1)  # warm-up
-    times = []
-    for run in range(runs):
-        began = time.perf_counter()
-        call(run)
-        times.append(time.perf_counter() - began)
-    return statistics.median(times) * 1000
-
-
-# Django's File.chunks() size. It matters: on ext4 here one 4 MB write() takes
-# ~11 ms and the same bytes in 64 KiB writes ~1.5 ms.
-CHUNK_SIZE = 64 * 2**10
+    how: str = "through the app's default_storage"
 
 
 def time_local_storage(files: list[bytes], directory: Path, runs: int) -> StorageTime:
@@ -287,9 +163,8 @@ def time_local_storage(files: list[bytes], directory: Path, runs: int) -> Storag
                 for start in range(0, len(data), CHUNK_SIZE):
                     output.write(view[start : start + CHUNK_SIZE])
 
-    writes = _median_ms(write, runs)
-    original = directory / "0-0.jpg"
-    read = _median_ms(lambda run: original.read_bytes(), runs)
+    writes = h.median_ms(write, runs)
+    read = h.median_ms(lambda run: (directory / "0-0.jpg").read_bytes(), runs)
     return StorageTime(writes, read, "files in a temporary directory")
 
 
@@ -303,8 +178,8 @@ def time_s3_storage(files: list[bytes], client: Any, runs: int) -> StorageTime:
                 client.head_object(Bucket=SCRATCH_BUCKET, Key=key)
             client.put_object(Bucket=SCRATCH_BUCKET, Key=key, Body=data, ContentType="image/jpeg")
 
-    writes = _median_ms(write, runs)
-    read = _median_ms(
+    writes = h.median_ms(write, runs)
+    read = h.median_ms(
         lambda run: client.get_object(Bucket=SCRATCH_BUCKET, Key="scratch/0-0.jpg")["Body"].read(),
         runs,
     )
@@ -343,31 +218,25 @@ print(json.dumps({"writes": statistics.median(writes), "read": statistics.median
 
 def time_app_storage(
     env: dict[str, str], files: list[bytes], directory: Path, runs: int
-) -> AppStorageTime:
+) -> StorageTime:
+    """Not in the target, which takes the bare writes: the difference is what the
+    storage library adds (django-storages goes through boto3's transfer manager)."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for index, data in enumerate(files):
         path = directory / f"probe-{index}.jpg"
         path.write_bytes(data)
         paths.append(str(path))
-    extra = {"WEB_FILES": os.pathsep.join(paths), "WEB_RUNS": str(runs)}
-    output = must_manage({**env, **extra}, "shell", "-v", "0", "-c", STORAGE_PROBE)
-    seconds = json.loads(output.strip().splitlines()[-1])
-    return AppStorageTime(seconds["writes"] * 1000, seconds["read"] * 1000)
+    seconds = h.shell(env, STORAGE_PROBE, WEB_FILES=os.pathsep.join(paths), WEB_RUNS=str(runs))
+    return StorageTime(seconds["writes"] * 1000, seconds["read"] * 1000)
 
 
-# --- CloudFront: a key pair, a moto server, and the cost of one signature --------------------
-
-
-def make_cloudfront_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+# --- CloudFront: a key pair, a moto server, and the cost of one signature ----------------------
 
 
 def write_private_key(key: rsa.RSAPrivateKey, path: Path) -> None:
     pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     path.write_bytes(pem)
     path.chmod(0o600)
@@ -389,81 +258,34 @@ def signature_ms(key: rsa.RSAPrivateKey, count: int = 200) -> float:
     return statistics.median(runs) * 1000
 
 
-def s3_client(endpoint_url: str) -> Any:
-    # Credentials given here, never looked up: the run must not reach a real account.
-    session = boto3.session.Session(
-        aws_access_key_id=AWS_CREDENTIAL,
-        aws_secret_access_key=AWS_CREDENTIAL,
-        region_name=AWS_REGION,
-    )
-    return session.client(
-        "s3", endpoint_url=endpoint_url, config=Config(s3={"addressing_style": "path"})
-    )
-
-
-def wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + MOTO_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-            return
-        time.sleep(0.1)
-    raise WebBenchError(f"the moto server did not start. Its log:\n{log.read_text()}")
-
-
 @contextlib.contextmanager
 def moto_server(work: Path) -> Iterator[tuple[str, Any, Path]]:
     """A moto S3 server in its own process (its own GIL, like a real S3 elsewhere).
 
-    Yields its URL, a boto3 client and its log; the app's bucket and the scratch
-    bucket exist.
+    Yields its URL, a boto3 client and its log; the app's bucket and the scratch one exist.
     """
-    port = free_port()
+    port = h.free_port()
     log = work / "moto.log"
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    process = start_process(command, env, log)
+    process = h.start_process(command, env, log)
     try:
-        wait_listening(port, process, log)
+        h.wait_listening(port, process, log, "the moto server")
         endpoint_url = f"http://127.0.0.1:{port}"
-        client = s3_client(endpoint_url)
+        # Credentials given here, never looked up: the run must not reach a real account.
+        session = boto3.session.Session(
+            aws_access_key_id=AWS_CREDENTIAL,
+            aws_secret_access_key=AWS_CREDENTIAL,
+            region_name=AWS_REGION,
+        )
+        client = session.client(
+            "s3", endpoint_url=endpoint_url, config=Config(s3={"addressing_style": "path"})
+        )
         for bucket in (BUCKET, SCRATCH_BUCKET):
             client.create_bucket(Bucket=bucket)
         yield endpoint_url, client, log
     finally:
-        stop_process(process)
-
-
-# --- the app ------------------------------------------------------------------------------
-
-
-# Run by `manage.py shell`: the Enterprise user, with a password for the browser
-# session and a knox token for the API.
-MAKE_USER = """
-import json, os
-from accounts.models import Tier
-from accounts.services import user_create
-from knox.models import AuthToken
-
-user = user_create(
-    username=os.environ["WEB_USERNAME"],
-    email=os.environ["WEB_USERNAME"] + "@example.com",
-    password=os.environ["WEB_PASSWORD"],
-    tier=Tier.objects.get(name=os.environ["WEB_TIER"]),
-)
-print(json.dumps({"token": AuthToken.objects.create(user)[1]}))
-"""
-
-
-def base_environment(work: Path) -> dict[str, str]:
-    """What both modes share: DEBUG off with collected static files, no throttling, 60 cards."""
-    env = app_environment(work / "var", None, "immediate")
-    env.update(
-        DJANGO_STATIC_ROOT=str(work / "static"),
-        SMALLIMAGE_IMAGES_PER_PAGE=str(GRID_IMAGES),
-    )
-    return env
+        h.stop_process(process)
 
 
 def cloudfront_environment(endpoint_url: str, key_file: Path) -> dict[str, str]:
@@ -480,18 +302,12 @@ def cloudfront_environment(endpoint_url: str, key_file: Path) -> dict[str, str]:
     }
 
 
-def prepare_app(env: dict[str, str], password: str) -> str:
-    """Migrate, make the cache table and the user; the user's API token."""
-    must_manage(env, "migrate", "--noinput")
-    must_manage(env, "createcachetable")
-    extra = {"WEB_USERNAME": USERNAME, "WEB_PASSWORD": password, "WEB_TIER": TIER}
-    output = must_manage({**env, **extra}, "shell", "-v", "0", "-c", MAKE_USER)
-    return json.loads(output.strip().splitlines()[-1])["token"]
+# --- the app as its clients see it -------------------------------------------------------------
 
 
 class _AcceptHtml(urllib.request.BaseHandler):
-    """Ask for HTML as a browser does: bench.load's fetch asks for JSON, and allauth's
-    login page answers in whichever the client accepts."""
+    """Ask for HTML as a browser does: fetch asks for JSON, and allauth's login page
+    answers in whichever the client accepts."""
 
     def http_request(self, request: urllib.request.Request) -> urllib.request.Request:
         request.add_header("Accept", "text/html,application/xhtml+xml")
@@ -507,17 +323,17 @@ def browser_session(base_url: str, password: str) -> urllib.request.OpenerDirect
     opener = urllib.request.build_opener(
         urllib.request.ProxyHandler({}),
         urllib.request.HTTPCookieProcessor(jar),
-        _NoRedirect,
+        h.NoRedirect,
         _AcceptHtml,
     )
-    form = fetch(f"{base_url}/accounts/login/", opener=opener)
+    form = h.fetch(f"{base_url}/accounts/login/", opener=opener)
     match = CSRF_FIELD.search(form.body.decode())
     if form.status != 200 or not match:
-        raise WebBenchError(f"login page answered {form.status} {excerpt(form.body)}")
+        raise h.BenchError(f"login page answered {form.status} {h.excerpt(form.body)}")
     body = urllib.parse.urlencode(
         {"login": USERNAME, "password": password, "csrfmiddlewaretoken": match.group(1)}
     ).encode()
-    answer = fetch(
+    answer = h.fetch(
         f"{base_url}/accounts/login/",
         method="POST",
         body=body,
@@ -525,11 +341,8 @@ def browser_session(base_url: str, password: str) -> urllib.request.OpenerDirect
         opener=opener,
     )
     if answer.status != 302 or not any(cookie.name == "sessionid" for cookie in jar):
-        raise WebBenchError(f"login answered {answer.status} {excerpt(answer.body)}")
+        raise h.BenchError(f"login answered {answer.status} {h.excerpt(answer.body)}")
     return opener
-
-
-# --- requests ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -565,10 +378,9 @@ def grid_urls(page: str) -> list[str]:
     return urls
 
 
-def check_grid(app: App, response: Response) -> str | None:
+def check_grid(app: App, response: h.Response) -> str | None:
     page = response.body.decode()
-    cards = len(CARD.findall(page))
-    if cards != GRID_IMAGES:
+    if (cards := len(CARD.findall(page))) != GRID_IMAGES:
         return f"{cards} cards on the grid page, expected {GRID_IMAGES}"
     urls = grid_urls(page)
     if not urls or not all(url.startswith(app.mode.url_prefix) for url in urls):
@@ -576,33 +388,32 @@ def check_grid(app: App, response: Response) -> str | None:
     return None
 
 
-def check_list(app: App, response: Response) -> str | None:
+def check_list(app: App, response: h.Response) -> str | None:
     results = response.json()["results"]
     return None if len(results) == GRID_IMAGES else f"{len(results)} images listed"
 
 
-def check_link(app: App, response: Response) -> str | None:
-    url = response.json()["url"]
-    prefix = app.mode.url_prefix
+def check_link(app: App, response: h.Response) -> str | None:
+    url, prefix = response.json()["url"], app.mode.url_prefix
     expected = prefix if prefix.startswith("https://") else f"{app.base_url}{prefix}"
     return None if url.startswith(expected) else f"link {url} does not start with {expected}"
 
 
-def check_upload(app: App, response: Response) -> str | None:
+def check_upload(app: App, response: h.Response) -> str | None:
     image = response.json()
     return None if image["status"] == "ready" else f"uploaded image is {image['status']}"
 
 
-def grid(app: App, photos: Photos) -> Response:
-    return fetch(f"{app.base_url}/", opener=app.session)
+def grid(app: App, photos: Photos) -> h.Response:
+    return h.fetch(f"{app.base_url}/", opener=app.session)
 
 
-def api_list(app: App, photos: Photos) -> Response:
-    return fetch(f"{app.base_url}/api/v1/images/?page_size={GRID_IMAGES}", token=app.token)
+def api_list(app: App, photos: Photos) -> h.Response:
+    return h.fetch(f"{app.base_url}/api/v1/images/?page_size={GRID_IMAGES}", token=app.token)
 
 
-def link(app: App, photos: Photos) -> Response:
-    return fetch(
+def link(app: App, photos: Photos) -> h.Response:
+    return h.fetch(
         f"{app.base_url}/api/v1/images/{app.link_image}/links/",
         method="POST",
         token=app.token,
@@ -611,27 +422,21 @@ def link(app: App, photos: Photos) -> Response:
     )
 
 
-def upload_file(app: App, data: bytes, filename: str) -> Response:
-    body, content_type = multipart("file", filename, data, "image/jpeg")
-    return fetch(
-        f"{app.base_url}/api/v1/images/",
-        method="POST",
-        token=app.token,
-        body=body,
-        content_type=content_type,
-    )
-
-
-def upload_big(app: App, photos: Photos) -> Response:
-    return upload_file(app, photos.big, "twelve-megapixels.jpg")
+def upload_big(app: App, photos: Photos) -> h.Response:
+    return h.upload(app.base_url, app.token, photos.big, "twelve-megapixels.jpg", "image/jpeg")
 
 
 @dataclass(frozen=True)
 class Kind:
     name: str
-    call: Callable[[App, Photos], Response]
+    call: Callable[[App, Photos], h.Response]
     status: int
-    check: Callable[[App, Response], str | None]
+    check: Callable[[App, h.Response], str | None]
+
+    def timed(self, app: App, photos: Photos) -> h.Sample:
+        return h.timed(
+            self.name, lambda: self.call(app, photos), self.status, lambda r: self.check(app, r)
+        )[0]
 
 
 GRID = Kind("grid", grid, 200, check_grid)
@@ -639,23 +444,6 @@ LIST = Kind("list", api_list, 200, check_list)
 UPLOAD = Kind("upload", upload_big, 201, check_upload)
 LINK = Kind("link", link, 201, check_link)
 KINDS = (GRID, LIST, UPLOAD, LINK)
-
-
-def timed(kind: Kind, app: App, photos: Photos) -> tuple[Sample, Response | None]:
-    began = time.perf_counter()
-    try:
-        response = kind.call(app, photos)
-    except REQUEST_FAILURES as error:
-        seconds = time.perf_counter() - began
-        return Sample(kind.name, None, seconds, f"{type(error).__name__}: {error}"), None
-    seconds = time.perf_counter() - began
-    if response.status != kind.status:
-        return Sample(kind.name, response.status, seconds, excerpt(response.body)), None
-    try:
-        problem = kind.check(app, response)
-    except (ValueError, KeyError, TypeError) as error:
-        problem = f"bad body: {error!r}"
-    return Sample(kind.name, response.status, seconds, problem), response
 
 
 @dataclass(frozen=True)
@@ -671,51 +459,41 @@ class Throughput:
 
 def concurrently(kind: Kind, app: App, photos: Photos, per_client: int) -> Throughput:
     """CONCURRENT_CLIENTS threads released together, each making `per_client` requests."""
-    go = threading.Event()
-    samples: list[Sample] = []  # list.append is atomic under the GIL
+    samples: list[h.Sample] = []  # list.append is atomic under the GIL
 
     def client() -> None:
-        go.wait()
         for _ in range(per_client):
-            samples.append(timed(kind, app, photos)[0])
+            samples.append(kind.timed(app, photos))
 
-    threads = [threading.Thread(target=client) for _ in range(CONCURRENT_CLIENTS)]
-    for thread in threads:
-        thread.start()
-    began = time.perf_counter()
-    go.set()
-    for thread in threads:
-        thread.join()
-    seconds = time.perf_counter() - began
+    seconds = h.released_together([client] * CONCURRENT_CLIENTS)
     return Throughput(len(samples), sum(not sample.ok for sample in samples), seconds)
 
 
-# --- one mode, start to end ------------------------------------------------------------------
+# --- one mode, start to end --------------------------------------------------------------------
 
 
 @dataclass
 class ModeResult:
     mode: Mode
     database: str
-    samples: dict[str, list[Sample]] = field(default_factory=dict)
+    samples: dict[str, list[h.Sample]] = field(default_factory=dict)
     throughput: dict[str, Throughput] = field(default_factory=dict)
     pipeline: PipelineRuns = field(default_factory=PipelineRuns)
     storage: StorageTime | None = None
-    app_storage: AppStorageTime | None = None
+    app_storage: StorageTime | None = None
     first_view: list[str] = field(default_factory=list)  # image URLs of two consecutive
     second_view: list[str] = field(default_factory=list)  # grid views
     renditions_on_grid: int = 0  # each one a signed display URL
     grid_bytes: int = 0
     setup_seconds: float = 0.0
-    logs: list[LogSummary] = field(default_factory=list)
+    logs: list[h.LogSummary] = field(default_factory=list)
 
-    def p50(self, kind: str) -> float:
-        return percentile([s.seconds * 1000 for s in self.samples[kind]], 0.5)
+    def p50(self, kind: Kind) -> float:
+        return h.percentile([s.seconds * 1000 for s in self.samples[kind.name]], 0.5)
 
     @property
-    def errors(self) -> list[Sample]:
-        made = [sample for samples in self.samples.values() for sample in samples]
-        return [sample for sample in made if not sample.ok]
+    def errors(self) -> list[h.Sample]:
+        return [sample for samples in self.samples.values() for sample in samples if not sample.ok]
 
     @property
     def urls_stable(self) -> bool:
@@ -725,15 +503,15 @@ class ModeResult:
 def seed_grid(app: App, photos: Photos) -> None:
     """GRID_IMAGES uploads through the API, a few at a time; the link image is one of them."""
 
-    def one(index: int) -> Response:
+    def one(index: int) -> h.Response:
         data = photos.seeds[index % len(photos.seeds)]
-        return upload_file(app, data, f"seed-{index:02d}.jpg")
+        return h.upload(app.base_url, app.token, data, f"seed-{index:02d}.jpg", "image/jpeg")
 
     with ThreadPoolExecutor(SEED_CLIENTS) as pool:
         answers = list(pool.map(one, range(GRID_IMAGES)))
     for answer in answers:
         if answer.status != 201 or answer.json()["status"] != "ready":
-            raise WebBenchError(f"seeding: upload answered {answer.status} {excerpt(answer.body)}")
+            raise h.BenchError(f"seeding: upload answered {answer.status} {h.excerpt(answer.body)}")
     app.link_image = answers[0].json()["id"]
 
 
@@ -742,7 +520,7 @@ def two_grid_views(app: App, result: ModeResult) -> None:
     for _ in range(2):  # a second try if a bucket boundary fell between the views
         views = []
         for _ in range(2):
-            response = fetch(f"{app.base_url}/", opener=app.session)
+            response = h.fetch(f"{app.base_url}/", opener=app.session)
             views.append(response.body.decode() if response.status == 200 else "")
         result.first_view, result.second_view = (grid_urls(view) for view in views)
         result.renditions_on_grid = len(COPY_BUTTON.findall(views[0]))
@@ -755,21 +533,22 @@ def measure(app: App, photos: Photos, plan: Plan, result: ModeResult) -> None:
     sequential = (GRID, LIST, LINK)
     for _ in range(plan.warmup_rounds):
         for kind in sequential:
-            timed(kind, app, photos)
+            kind.timed(app, photos)
     two_grid_views(app, result)
     # Interleaved rounds, so that the machine's slow moments fall on every kind alike.
     result.samples = {kind.name: [] for kind in KINDS}
     for _ in range(plan.rounds):
         for kind in sequential:
-            result.samples[kind.name].append(timed(kind, app, photos)[0])
+            result.samples[kind.name].append(kind.timed(app, photos))
     for kind in (GRID, LIST):
         result.throughput[kind.name] = concurrently(kind, app, photos, plan.concurrent_per_client)
-    # Last, so that the grid and the list showed only the seeded images.
+    # Last, so that the grid and the list showed only the seeded images. Each upload
+    # just after a pipeline run, so both meet the machine in the same state.
     for _ in range(plan.upload_warmups):
-        timed(UPLOAD, app, photos)
+        UPLOAD.timed(app, photos)
     for _ in range(plan.uploads):
         result.pipeline.run(photos.big)
-        result.samples[UPLOAD.name].append(timed(UPLOAD, app, photos)[0])
+        result.samples[UPLOAD.name].append(UPLOAD.timed(app, photos))
 
 
 def run_mode(
@@ -783,60 +562,45 @@ def run_mode(
     files: list[bytes],
 ) -> ModeResult:
     began = time.monotonic()
-    with database(database_choice) as (database_url, database_label):
+    with h.database(database_choice) as (database_url, database_label):
         if database_url:
             env = {**env, "DATABASE_URL": database_url}
         password = secrets.token_urlsafe(24)
-        token = prepare_app(env, password)
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
+        token = h.prepare_app(env, [USERNAME], password)[USERNAME]
         log = work / f"gunicorn-{mode.name}.log"
         result = ModeResult(mode, database_label)
-        server = start_gunicorn(env, port, log)
         try:
-            wait_healthy(base_url, server, log)
-            app = App(mode, base_url, token, browser_session(base_url, password))
-            seed_grid(app, photos)
-            result.setup_seconds = time.monotonic() - began
-            measure(app, photos, plan, result)
+            with h.gunicorn(env, log) as server:
+                app = App(mode, server.base_url, token, browser_session(server.base_url, password))
+                seed_grid(app, photos)
+                result.setup_seconds = time.monotonic() - began
+                measure(app, photos, plan, result)
         finally:
-            stop_process(server)
-            result.logs.append(summarise_log(log))
+            result.logs.append(h.summarise_log(log))
         # With the app stopped, so that the writes have the machine to themselves.
         result.storage = measure_storage()
         result.app_storage = time_app_storage(env, files, work / "probe", plan.storage_runs)
     return result
 
 
-# --- the report -----------------------------------------------------------------------------
-
-
-def latency_line(result: ModeResult, kind: Kind) -> str:
-    samples = result.samples[kind.name]
-    ms = [sample.seconds * 1000 for sample in samples]
-    errors = sum(not sample.ok for sample in samples)
-    one_client = len(samples) / sum(sample.seconds for sample in samples)
-    line = (
-        f"  {kind.name:<7} {len(samples):>4} {errors:>6} {percentile(ms, 0.5):>8.0f}"
-        f" {percentile(ms, 0.95):>8.0f} {one_client:>9.1f}"
-    )
-    if throughput := result.throughput.get(kind.name):
-        line += f" {throughput.per_second:>10.1f}"
-        if throughput.errors:
-            line += f" ({throughput.errors} errors of {throughput.requests})"
-    else:
-        line += f" {'-':>10}"
-    return line
+# --- the report --------------------------------------------------------------------------------
 
 
 def print_mode(result: ModeResult) -> None:
     print(f"{result.mode.name}: {result.mode.description}; {result.database}")
-    print(
-        f"  {'kind':<7} {'n':>4} {'errors':>6} {'p50 ms':>8} {'p95 ms':>8}"
-        f" {'1-client':>9} {f'{CONCURRENT_CLIENTS}-client':>10}   (requests/s)"
-    )
+    rows = []
     for kind in KINDS:
-        print(latency_line(result, kind))
+        samples = result.samples[kind.name]
+        one_client = len(samples) / sum(sample.seconds for sample in samples)
+        row = [kind.name, *h.latency_cells(samples), f"{one_client:.1f}", "-"]
+        if throughput := result.throughput.get(kind.name):
+            row[-1] = f"{throughput.per_second:.1f}"
+            if throughput.errors:
+                row[-1] += f" ({throughput.errors} errors of {throughput.requests})"
+        rows.append(row)
+    header = ["kind", "n", "errors", "p50 ms", "p95 ms", "1-client", f"{CONCURRENT_CLIENTS}-client"]
+    h.print_table(header, rows)
+    print("  (1-client and 4-client: requests/s)")
     problems = Counter(f"{s.kind} -> {s.status}: {s.problem}" for s in result.errors)
     for problem, count in problems.most_common(5):
         print(f"  error ({count}x): {problem}")
@@ -854,25 +618,18 @@ def url_stability(result: ModeResult) -> str:
     first, second = set(result.first_view), set(result.second_view)
     if not first:
         return "no (the grid page did not answer)"
-    verdict = "yes" if result.urls_stable else "no"
     return (
-        f"{verdict} ({len(first)} distinct URLs in the first view, {len(second)} in the second,"
-        f" {len(first | second)} across both)"
+        f"{'yes' if result.urls_stable else 'no'} ({len(first)} distinct URLs in the first view,"
+        f" {len(second)} in the second, {len(first | second)} across both)"
     )
 
 
-@dataclass(frozen=True)
-class Check:
-    text: str
-    ok: bool
-
-
-def upload_check(result: ModeResult) -> Check:
+def upload_check(result: ModeResult) -> h.Check:
     assert result.storage is not None
-    pipeline_ms = result.pipeline.medians().total_ms
+    pipeline_ms = result.pipeline.median_ms()
     budget = pipeline_ms + result.storage.writes_ms
-    p50 = result.p50(UPLOAD.name)
-    return Check(
+    p50 = result.p50(UPLOAD)
+    return h.Check(
         f"{result.mode.name} upload p50 {p50:.0f} ms <= {MAX_UPLOAD_RATIO}x"
         f" (pipeline {pipeline_ms:.0f} + writes {result.storage.writes_ms:.0f}"
         f" = {budget:.0f} ms) = {MAX_UPLOAD_RATIO * budget:.0f} ms ({p50 / budget:.2f}x)",
@@ -888,14 +645,13 @@ def print_upload_budget(results: list[ModeResult], photos: Photos, files: list[b
     )
     width = max(len(result.mode.name) for result in results)
     for result in results:
-        times, storage, app_storage = result.pipeline.medians(), result.storage, result.app_storage
+        runs, storage, app_storage = result.pipeline, result.storage, result.app_storage
         assert storage is not None and app_storage is not None
-        runs = len(result.pipeline.seconds["render"])
         print(
-            f"  {result.mode.name:<{width}}  pipeline {times.total_ms:.0f} ms = inspect"
-            f" {times.inspect_ms:.0f} + clean_original {times.clean_ms:.0f} + render"
-            f" {times.render_ms:.0f} ({' and '.join(map(str, TIER_HEIGHTS))} px; {runs} runs,"
-            " each just before an upload)"
+            f"  {result.mode.name:<{width}}  pipeline {runs.median_ms():.0f} ms = inspect"
+            f" {runs.median_ms('inspect'):.0f} + clean_original {runs.median_ms('clean'):.0f}"
+            f" + render {runs.median_ms('render'):.0f} ({' and '.join(map(str, TIER_HEIGHTS))}"
+            f" px; {len(runs.seconds['render'])} runs, each just before an upload)"
         )
         indent = " " * (width + 4)
         print(
@@ -912,14 +668,12 @@ def print_upload_budget(results: list[ModeResult], photos: Photos, files: list[b
 
 def print_report(
     results: list[ModeResult], signing_ms: float, photos: Photos, files: list[bytes]
-) -> list[Check]:
+) -> bool:
     for result in results:
         print_mode(result)
         print()
     embedded, cloudfront = results
-    ratios = ", ".join(
-        f"{kind.name} {cloudfront.p50(kind.name) / embedded.p50(kind.name):.2f}" for kind in KINDS
-    )
+    ratios = ", ".join(f"{k.name} {cloudfront.p50(k) / embedded.p50(k):.2f}" for k in KINDS)
     print(f"p50 ratios, cloudfront / embedded: {ratios}")
     print("grid URLs stable across two views:")
     for result in results:
@@ -934,71 +688,37 @@ def print_report(
     print_upload_budget(results, photos, files)
     print()
 
-    grid_ratio = cloudfront.p50(GRID.name) / embedded.p50(GRID.name)
+    grid_ratio = cloudfront.p50(GRID) / embedded.p50(GRID)
     checks = [
-        Check(
-            f"cloudfront grid p50 {cloudfront.p50(GRID.name):.0f} ms <= {MAX_GRID_RATIO}x"
-            f" embedded grid p50 {embedded.p50(GRID.name):.0f} ms ({grid_ratio:.2f}x)",
+        h.Check(
+            f"cloudfront grid p50 {cloudfront.p50(GRID):.0f} ms <= {MAX_GRID_RATIO}x"
+            f" embedded grid p50 {embedded.p50(GRID):.0f} ms ({grid_ratio:.2f}x)",
             grid_ratio <= MAX_GRID_RATIO,
         ),
         *(upload_check(result) for result in results),
     ]
     for result in results:
         errors = len(result.errors) + sum(t.errors for t in result.throughput.values())
-        checks.append(Check(f"{result.mode.name}: {errors} request errors (target 0)", not errors))
-    print("Targets")
-    for check in checks:
-        print(f"  {'PASS' if check.ok else 'FAIL'}  {check.text}")
-    return checks
+        checks.append(
+            h.Check(f"{result.mode.name}: {errors} request errors (target 0)", not errors)
+        )
+    return h.print_checks(checks)
 
 
-def code_state() -> str:
-    """The commit measured and whether the working tree differs: the code may be mid-change."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-        changed = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-        ).stdout.split("\n")
-    except OSError:
-        return "code: unknown (no git)"
-    files = [line[3:] for line in changed if line.strip()]
-    return f"code: {commit or 'unknown'}" + (f" + changes to {', '.join(files)}" if files else "")
-
-
-# --- putting it together ---------------------------------------------------------------------
-
-
-def database_choice() -> str:
-    if postgres.find_bin_dir() is None:
-        print("note: PostgreSQL is not installed here; both modes run on SQLite instead.")
-        return "sqlite"
-    return "postgres"
+# --- putting it together -----------------------------------------------------------------------
 
 
 def run(
     work: Path, photos: Photos, plan: Plan, key: rsa.RSAPrivateKey, files: list[bytes]
 ) -> list[ModeResult]:
-    choice = database_choice()
-    env = base_environment(work)
-    must_manage(env, "collectstatic", "--noinput")  # DEBUG off serves the manifest's names
+    choice = h.database_choice("postgres", note="both modes run on SQLite instead")
+    env = h.app_environment(work / "var")
+    # DEBUG off serves the manifest's names; 60 cards on the grid page.
+    env.update(DJANGO_STATIC_ROOT=str(work / "static"), SMALLIMAGE_IMAGES_PER_PAGE=str(GRID_IMAGES))
+    h.must_manage(env, "collectstatic", "--noinput")
     embedded = Mode("embedded", "local files, links signed and served by the app", "/files/")
-    results = [
-        run_mode(
-            embedded,
-            env,
-            choice,
-            work,
-            photos,
-            plan,
-            lambda: time_local_storage(files, work / "scratch", plan.storage_runs),
-            files,
-        )
-    ]
+    local = functools.partial(time_local_storage, files, work / "scratch", plan.storage_runs)
+    results = [run_mode(embedded, env, choice, work, photos, plan, local, files)]
     key_file = work / "cloudfront.pem"
     write_private_key(key, key_file)
     with moto_server(work) as (endpoint_url, client, moto_log):
@@ -1007,17 +727,10 @@ def run(
             f"S3 on moto at {endpoint_url}, CloudFront signed URLs for {CDN_DOMAIN}",
             f"https://{CDN_DOMAIN}/",
         )
-        result = run_mode(
-            cloudfront,
-            {**env, **cloudfront_environment(endpoint_url, key_file)},
-            choice,
-            work,
-            photos,
-            plan,
-            lambda: time_s3_storage(files, client, plan.storage_runs),
-            files,
-        )
-        result.logs.append(summarise_log(moto_log))
+        env = {**env, **cloudfront_environment(endpoint_url, key_file)}
+        s3 = functools.partial(time_s3_storage, files, client, plan.storage_runs)
+        result = run_mode(cloudfront, env, choice, work, photos, plan, s3, files)
+        result.logs.append(h.summarise_log(moto_log))
         results.append(result)
     return results
 
@@ -1025,15 +738,20 @@ def run(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer samples, for a quick look")
-    plan = Plan.choose(parser.parse_args(argv).quick)
-    # SIGTERM unwinds like Ctrl-C, so the finally blocks stop gunicorn, moto and PostgreSQL.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    plan = PLANS[parser.parse_args(argv).quick]
+    h.exit_on_sigterm()
 
     began = time.monotonic()
-    photos = make_photos()
+    photos = Photos(
+        [
+            h.encoded(h.photo_like(*SEED_SIZE, seed=seed), "JPEG", quality=JPEG_QUALITY)
+            for seed in SEED_PHOTOS
+        ],
+        h.encoded(h.photograph(*BIG_SIZE, seed=BIG_SEED), "JPEG", quality=JPEG_QUALITY),
+    )
     # A warm-up of the pipeline (plugins imported), which also makes the files it stores.
     files = PipelineRuns().run(photos.big)
-    key = make_cloudfront_key()
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     signing_ms = signature_ms(key)
     print(
         f"SmallImage web benchmark: gunicorn 2 workers x 4 threads on 127.0.0.1,"
@@ -1042,22 +760,21 @@ def main(argv: list[str] | None = None) -> int:
         f" warm-up rounds, {CONCURRENT_CLIENTS} clients x {plan.concurrent_per_client} for"
         f" requests/s, {plan.uploads} uploads of {BIG_SIZE[0]}x{BIG_SIZE[1]}"
     )
-    print(code_state())
+    print(h.code_state())
     print()
     try:
         with tempfile.TemporaryDirectory(prefix="smallimage-web-") as directory:
             results = run(Path(directory), photos, plan, key, files)
-    # tests/postgres.py reports a server that will not start as a pytest.UsageError.
-    except (LoadError, pytest.UsageError, subprocess.TimeoutExpired) as error:
+    except h.RUN_FAILURES as error:
         print(f"FAIL: {error}")
         return 1
-    checks = print_report(results, signing_ms, photos, files)
+    passed = print_report(results, signing_ms, photos, files)
     for result in results:
         for log in result.logs:
             if log.problems:
                 print(f"--- last lines of {log.name} ({result.mode.name}) ---", *log.tail, sep="\n")
     print(f"\ntotal {time.monotonic() - began:.0f} s")
-    return 0 if all(check.ok for check in checks) else 1
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":
