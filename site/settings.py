@@ -105,6 +105,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    # allauth's list of security keys says "last used 3 days ago" with it.
+    "django.contrib.humanize",
     "allauth",
     "allauth.account",
     "allauth.mfa",
@@ -401,9 +403,25 @@ ACCOUNT_FORMS = {
     "change_password": "accounts.forms.ChangePasswordForm",
 }
 SMALLIMAGE_SIGNUP_OPEN = env_bool("SMALLIMAGE_SIGNUP_OPEN", True)
-# Two-factor sign-in: an authenticator app (TOTP), and one-time recovery codes
-# for a lost phone. Staff may be made to set it up before anything else.
-MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Two-factor sign-in: an authenticator app (TOTP), passkeys or security keys
+# (WebAuthn), and one-time recovery codes for a lost phone or key. Staff may be
+# made to set it up before anything else.
+MFA_SUPPORTED_TYPES = ["totp", "webauthn", "recovery_codes"]
+# "Sign in with a passkey" on the sign-in page, for keys added as passwordless:
+# allauth asks the key for user verification (PIN or biometrics) there, so the
+# key alone is two factors, and limits attempts to 10 a minute per IP address.
+MFA_PASSKEY_LOGIN_ENABLED = True
+# WebAuthn needs a secure context. Browsers and python-fido2 (fido2/rpid.py)
+# count http://localhost as one, so passkeys work on `make run`'s server when
+# it is opened as http://localhost:8000. Opened as http://127.0.0.1:8000, the
+# RP ID (allauth takes it from the request's host) is the IP address
+# "127.0.0.1": Chromium itself refuses it ("SecurityError: This is an invalid
+# domain.") before the server is asked, and fido2 would refuse the http://
+# origin too. allauth's MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN would not relax
+# fido2's check but replace it with one that accepts any origin, and still
+# would not get past the browser: it stays off, DEBUG or not. Production is
+# https://, where fido2 checks that the origin belongs to the RP ID.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = False
 MFA_TOTP_ISSUER = "SmallImage"
 MFA_RECOVERY_CODE_COUNT = 10
 SMALLIMAGE_REQUIRE_STAFF_MFA = env_bool("SMALLIMAGE_REQUIRE_STAFF_MFA", False)

@@ -75,7 +75,7 @@ def sign_in() -> Callable[[Page, User], Page]:
         page.goto("/accounts/login/")
         page.get_by_label("Username or email").fill(user.username)
         page.locator("#id_password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign In").click()
+        page.get_by_role("button", name="Sign In", exact=True).click()
         page.wait_for_url("**/")
         return page
 

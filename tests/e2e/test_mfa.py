@@ -32,7 +32,7 @@ def type_password(page: Page, user: User) -> None:
     page.goto("/accounts/login/")
     page.get_by_label("Username or email").fill(user.username)
     page.locator("#id_password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Sign In", exact=True).click()
 
 
 def sign_out(page: Page) -> None:
@@ -43,7 +43,7 @@ def sign_out(page: Page) -> None:
 def enter_code(page: Page, code: str) -> None:
     expect(page.get_by_role("heading", name="Two-Factor Authentication")).to_be_visible()
     page.locator("#id_code").fill(code)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Sign In", exact=True).click()
 
 
 def confirm_password(page: Page) -> None:
