@@ -47,6 +47,10 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture
 def new_context(browser, live_server, builtin_tiers) -> Iterator[Callable[..., BrowserContext]]:
     """A function opening a fresh browser profile on the live server."""
+    from django.core.cache import cache
+
+    # Rate-limit counters live in the cache and outlast other tests' sign-ins.
+    cache.clear()
     contexts: list[BrowserContext] = []
 
     def open_context(**options) -> BrowserContext:
