@@ -8,12 +8,13 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 
-.PHONY: run test lint format migrate demo clean help postgresql nodejs
+.PHONY: run test lint format lock migrate demo clean help postgresql nodejs
 
 help:
 	@echo "make run    venv, dependencies, migrations, demo accounts, server on http://127.0.0.1:8000"
 	@echo "make test   test dependencies (Chromium, PostgreSQL, Node.js), then the whole suite"
 	@echo "make lint   ruff"
+	@echo "make lock   compile requirements*.in into the fully pinned requirements*.txt"
 
 $(BIN)/python:
 	@$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || { \
@@ -21,13 +22,25 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# The stamps follow the lock files, not the .in files: an edited pin is installed
+# once `make lock` has written it into requirements*.txt.
 $(VENV)/.requirements: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	@touch $@
 
+# requirements-dev.txt holds requirements.txt's pins too (requirements-dev.in takes
+# them as constraints), so installing it also satisfies the runtime stamp.
 $(VENV)/.requirements-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	@touch $@ $(VENV)/.requirements
+
+# Re-compiles both lock files; options in pyproject.toml's [tool.pip-tools]. Pins
+# already in a lock file are kept where they still fit, so an edit changes only what
+# it must; LOCK_ARGS="--upgrade-package urllib3" (or --upgrade) moves transitive ones.
+# requirements.txt first: requirements-dev.in reads it as constraints.
+lock: $(VENV)/.requirements-dev
+	$(BIN)/pip-compile --quiet $(LOCK_ARGS) --output-file=requirements.txt requirements.in
+	$(BIN)/pip-compile --quiet $(LOCK_ARGS) --output-file=requirements-dev.txt requirements-dev.in
 
 # Debian's Chromium drives the browser tests (Playwright cannot download its own here).
 /usr/bin/chromium:

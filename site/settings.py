@@ -11,8 +11,9 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import urlsplit
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -160,26 +161,48 @@ TEMPLATES = [
 ]
 
 
+POSTGRES_SCHEMES = {"postgres", "postgresql"}
+
+
+def _database_from_url(url: str) -> dict:
+    """DATABASE_URL through dj-database-url, PostgreSQL only.
+
+    Messages name the scheme at most, never the URL: it may carry a password.
+    """
+    try:
+        scheme = urlsplit(url).scheme
+        if scheme not in POSTGRES_SCHEMES:
+            raise ImproperlyConfigured(
+                "DATABASE_URL must be a postgres:// or postgresql:// URL, not "
+                + (f"{scheme}://" if scheme else "one without a scheme")
+            )
+        database = dj_database_url.parse(
+            url, conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 60), conn_health_checks=True
+        )
+    except ValueError:
+        # Not the parser's own message: urllib's may quote the netloc, password and all.
+        raise ImproperlyConfigured(
+            "DATABASE_URL is not a valid URL; percent-encode the special characters "
+            "of its user name and password (urllib.parse.quote)"
+        ) from None
+    # libpq's ?host=/socket/dir&port=N (what tests/postgres.py builds): dj-database-url
+    # leaves query parameters in OPTIONS, which psycopg2 would still obey, but HOST
+    # and PORT would then read empty to whatever reports or reuses them (Django's
+    # dbshell, the child processes tests point at the same server).
+    options = database.get("OPTIONS", {})
+    for option, setting in (("host", "HOST"), ("port", "PORT")):
+        if option in options:
+            database[setting] = options.pop(option)
+    if not options:
+        database.pop("OPTIONS", None)
+    return {**database, "HOST": str(database["HOST"]), "PORT": str(database["PORT"])}
+
+
 def _database_from_environment() -> dict:
     """PostgreSQL from DATABASE_URL or POSTGRES_*; otherwise the embedded SQLite file."""
     url = env_str("DATABASE_URL")
     if url:
-        parts = urlsplit(url)
-        if parts.scheme not in {"postgres", "postgresql"}:
-            raise ValueError(f"DATABASE_URL must be a postgres:// URL, not {parts.scheme}://")
-        query = dict(parse_qsl(parts.query))
-        return {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": unquote(parts.path.lstrip("/")),
-            "USER": unquote(parts.username or ""),
-            "PASSWORD": unquote(parts.password or ""),
-            # A socket directory may be given as ?host=/path (libpq's convention).
-            "HOST": query.pop("host", unquote(parts.hostname or "")),
-            "PORT": str(parts.port or query.pop("port", "")),
-            "OPTIONS": query,
-            "CONN_MAX_AGE": env_int("DJANGO_CONN_MAX_AGE", 60),
-            "CONN_HEALTH_CHECKS": True,
-        }
+        return _database_from_url(url)
     if env_str("POSTGRES_DB"):
         return {
             "ENGINE": "django.db.backends.postgresql",

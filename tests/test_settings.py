@@ -26,6 +26,10 @@ DECIDED_HERE = [
     "DJANGO_HTTPS",
     "DJANGO_HSTS_PRELOAD",
     "SMALLIMAGE_KEEP_LOCATION",
+    # tests/postgres.py points DATABASE_URL at the test run's own server.
+    "DATABASE_URL",
+    "POSTGRES_DB",
+    "DJANGO_CONN_MAX_AGE",
 ]
 
 
@@ -140,3 +144,95 @@ def test_hsts_preload_is_opt_in_and_only_over_https(load_settings, https, preloa
     loaded = load_settings(**environment)
     assert loaded["SECURE_HSTS_PRELOAD"] is expected
     assert loaded["SECURE_HSTS_SECONDS"] == (31536000 if https == "1" else 0)
+
+
+def database(load_settings, **environment: str) -> dict[str, Any]:
+    return load_settings(DJANGO_SECRET_KEY=GOOD_KEY, **environment)["DATABASES"]["default"]
+
+
+def test_database_url_gives_every_part(load_settings):
+    loaded = database(
+        load_settings,
+        DATABASE_URL="postgresql://smallimage:secret@db.example.com:6543/gallery?sslmode=require",
+    )
+    assert loaded == {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "gallery",
+        "USER": "smallimage",
+        "PASSWORD": "secret",
+        "HOST": "db.example.com",
+        "PORT": "6543",
+        "OPTIONS": {"sslmode": "require"},
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+        "DISABLE_SERVER_SIDE_CURSORS": False,
+    }
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        # libpq's convention, which tests/postgres.py uses.
+        pytest.param("postgres://postgres@/smallimage?host=/tmp/Pg%20Run/s&port=5439", id="query"),
+        pytest.param("postgres://postgres@%2Ftmp%2FPg%20Run%2Fs:5439/smallimage", id="netloc"),
+    ],
+)
+def test_database_url_takes_a_socket_directory(load_settings, url):
+    """A socket directory is the HOST, as Django and libpq expect, case and spaces kept."""
+    loaded = database(load_settings, DATABASE_URL=url)
+    assert (loaded["HOST"], loaded["PORT"], loaded["NAME"]) == (
+        "/tmp/Pg Run/s",
+        "5439",
+        "smallimage",
+    )
+    assert "OPTIONS" not in loaded
+
+
+def test_database_url_decodes_a_percent_encoded_password(load_settings):
+    loaded = database(load_settings, DATABASE_URL="postgres://app:p%40ss%3Aw%2Fr%23d@db/gallery")
+    assert (loaded["USER"], loaded["PASSWORD"], loaded["HOST"]) == ("app", "p@ss:w/r#d", "db")
+
+
+def test_database_url_connections_live_as_long_as_django_conn_max_age(load_settings):
+    loaded = database(load_settings, DATABASE_URL="postgres://db/gallery", DJANGO_CONN_MAX_AGE="0")
+    assert loaded["CONN_MAX_AGE"] == 0
+    assert loaded["CONN_HEALTH_CHECKS"] is True
+
+
+def test_database_url_wins_over_postgres_variables(load_settings):
+    loaded = database(load_settings, DATABASE_URL="postgres://db/gallery", POSTGRES_DB="other")
+    assert loaded["NAME"] == "gallery"
+
+
+@pytest.mark.parametrize(
+    ("url", "named"),
+    [
+        ("mysql://app:secret@db/gallery", "not mysql://"),
+        # dj-database-url knows these, but SmallImage runs on PostgreSQL alone.
+        ("pgsql://app:secret@db/gallery", "not pgsql://"),
+        ("sqlite:///var/secret.sqlite3", "not sqlite://"),
+        ("//app:secret@db/gallery", "not one without a scheme"),
+    ],
+)
+def test_database_url_other_than_postgres_is_refused_by_name(load_settings, url, named):
+    with pytest.raises(ImproperlyConfigured) as refusal:
+        database(load_settings, DATABASE_URL=url)
+    message = str(refusal.value)
+    assert message.startswith("DATABASE_URL must be a postgres:// or postgresql:// URL")
+    assert message.endswith(named)
+    assert "secret" not in message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        pytest.param("postgres://app:secret@db:port/gallery", id="port"),
+        pytest.param("postgres://app:secret@[db/gallery", id="bracket"),
+        # urllib's own message here quotes the netloc, password and all.
+        pytest.param("postgres://app:secret\uff03x@db/gallery", id="fullwidth-hash"),
+    ],
+)
+def test_a_malformed_database_url_is_refused_without_its_password(load_settings, url):
+    with pytest.raises(ImproperlyConfigured, match="^DATABASE_URL is not a valid URL") as refusal:
+        database(load_settings, DATABASE_URL=url)
+    assert "secret" not in str(refusal.value)
