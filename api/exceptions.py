@@ -5,7 +5,7 @@ field they are about, and when to retry); views let them through, and this handl
 set as ``REST_FRAMEWORK["EXCEPTION_HANDLER"]``, gives them the bodies DRF gives its own
 errors, so a client sees one shape whichever layer refused:
 
-- an error about one field: 400 ``{field: [message]}``, as a serializer field error;
+- an error naming a field: ``{field: [message]}`` (400), as a serializer field error;
 - another 400: ``{"non_field_errors": [message]}``, as a serializer's ``validate()``;
 - any other status (403, 409, 429, 503): ``{"detail": message}``, as ``PermissionDenied``
   or ``Throttled``, with Retry-After where the error knows the wait.
@@ -50,7 +50,7 @@ class DomainRefusal(APIException):
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, after turning our domain errors and Django's ValidationError into DRF's."""
-    if isinstance(exc, GalleryError | AccountError):
+    if isinstance(exc, DomainError):
         exc = DomainRefusal(exc)
     elif isinstance(exc, DjangoValidationError):
         # The services validate with Django (passwords, usernames): the same
