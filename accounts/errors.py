@@ -7,6 +7,8 @@ class AccountError(Exception):
     status_code = 400
     # The input field the message is about, for forms and JSON bodies; None: the whole request.
     field: str | None = None
+    # Seconds a client should wait before trying again (the Retry-After header), if known.
+    retry_after: int | None = None
 
 
 class TooManyAttempts(AccountError):

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from rest_framework import serializers
-from rest_framework.exceptions import PermissionDenied, Throttled
 
-from accounts import services as account_services
-from accounts.errors import AccountError, TooManyAttempts, TwoFactorSetupNeeded
 from accounts.models import Tier, User
 
 RENDITION_PATTERN = r"^(original|[1-9][0-9]{0,3})$"
@@ -63,24 +60,6 @@ class LoginSerializer(serializers.Serializer):
             "or one of the recovery codes."
         ),
     )
-
-    def validate(self, attrs: dict) -> dict:
-        request = self.context["request"]
-        try:
-            user = account_services.user_sign_in(
-                request=request._request,
-                login=attrs["login"],
-                password=attrs["password"],
-                code=attrs.get("code", ""),
-            )
-        except TooManyAttempts as error:
-            raise Throttled(detail=str(error)) from None
-        except TwoFactorSetupNeeded as error:
-            raise PermissionDenied(str(error)) from None
-        except AccountError as error:
-            detail = {error.field: [str(error)]} if error.field else str(error)
-            raise serializers.ValidationError(detail) from None
-        return {"user": user}
 
 
 class TokenSerializer(serializers.Serializer):

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from knox.models import AuthToken
 from knox.views import LoginView as KnoxLoginView
 from knox.views import LogoutAllView as KnoxLogoutAllView
 from knox.views import LogoutView as KnoxLogoutView
 from rest_framework import status
-from rest_framework.exceptions import APIException, PermissionDenied, Throttled, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
@@ -20,50 +18,21 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import services as account_services
-from accounts.errors import TooManyAttempts
 from api import serializers as api
 from api.permissions import CanAddUsers, TwoFactorSetUpWhereRequired
-from gallery import limits, selectors, services
-from gallery.errors import (
-    DecoderBusy,
-    InvalidImage,
-    InvalidLink,
-    RenditionNotAllowed,
-    RenditionNotReady,
-    StorageUnavailable,
-    TooManyUploads,
-)
+from gallery import limits, presenters, selectors, services
 from gallery.models import Image
-from gallery.presenters import ImageCard, image_cards
+
+# The services' domain errors (gallery.errors, accounts.errors) and Django's
+# ValidationError pass through these views: api.exceptions.exception_handler
+# answers them, with their status, message and Retry-After.
 
 NO_CONTENT = {204: OpenApiResponse(description="Done.")}
 
 
-class NotReady(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "Not ready yet. Please try again in a moment."
-
-
-class ServiceUnavailable(APIException):
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "The service is unavailable just now. Please try again in a moment."
-
-
-class Busy(ServiceUnavailable):
-    """503 with Retry-After: DRF's exception handler sends ``wait`` as that header."""
-
-    def __init__(self, detail: str, *, wait: int) -> None:
-        super().__init__(detail)
-        self.wait = wait
-
-
-def _card(request: Request, image: Image) -> ImageCard:
-    return image_cards([image], absolute_url=request.build_absolute_uri)[0]
-
-
-def _owned_image(request: Request, public_id: str) -> Image:
-    """The caller's image; another user's answers exactly like a missing one."""
-    return get_object_or_404(selectors.image_list(owner=request.user), public_id=public_id)
+def _image_body(request: Request, image: Image) -> dict:
+    card = presenters.image_card(image, absolute_url=request.build_absolute_uri)
+    return api.ImageSerializer(card).data
 
 
 class LoginView(KnoxLoginView):
@@ -81,9 +50,14 @@ class LoginView(KnoxLoginView):
         summary="Sign in with username or email and password; get a token",
     )
     def post(self, request: Request, format=None) -> Response:
-        credentials = api.LoginSerializer(data=request.data, context={"request": request})
+        credentials = api.LoginSerializer(data=request.data)
         credentials.is_valid(raise_exception=True)
-        request.user = credentials.validated_data["user"]
+        request.user = account_services.user_sign_in(
+            request=request._request,
+            login=credentials.validated_data["login"],
+            password=credentials.validated_data["password"],
+            code=credentials.validated_data.get("code", ""),
+        )
         return super().post(request, format=format)
 
 
@@ -112,17 +86,12 @@ class PasswordChangeView(APIView):
     def post(self, request: Request) -> Response:
         data = api.PasswordChangeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            account_services.password_change(
-                request=request._request,
-                user=request.user,
-                keep_token=request.auth if isinstance(request.auth, AuthToken) else None,
-                **data.validated_data,
-            )
-        except TooManyAttempts as error:
-            raise Throttled(detail=str(error)) from None
-        except DjangoValidationError as error:
-            raise ValidationError(error.message_dict) from None
+        account_services.password_change(
+            request=request._request,
+            user=request.user,
+            keep_token=request.auth if isinstance(request.auth, AuthToken) else None,
+            **data.validated_data,
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -146,7 +115,7 @@ class ImageListView(GenericAPIView):
     )
     def get(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
-        cards = image_cards(page, absolute_url=request.build_absolute_uri)
+        cards = presenters.image_cards(page, absolute_url=request.build_absolute_uri)
         return self.get_paginated_response(api.ImageSerializer(cards, many=True).data)
 
     @extend_schema(
@@ -162,32 +131,21 @@ class ImageListView(GenericAPIView):
         if len(files) != 1:
             message = 'Send exactly one file, in the multipart field "file".'
             raise ValidationError({"file": [message]})
-        try:
-            limits.upload_count(request._request, user=request.user)
-            image = services.image_upload(owner=request.user, file=files[0])
-        except TooManyUploads as error:
-            raise Throttled(detail=str(error)) from None
-        except InvalidImage as error:
-            raise ValidationError({"file": [str(error)]}) from None
-        except DecoderBusy as error:
-            raise Busy(str(error), wait=error.retry_after) from None
-        except StorageUnavailable as error:
-            raise ServiceUnavailable(str(error)) from None
-        card = _card(request, selectors.image_get(owner=request.user, public_id=image.public_id))
-        return Response(api.ImageSerializer(card).data, status=status.HTTP_201_CREATED)
+        limits.upload_count(request._request, user=request.user)
+        image = services.image_upload(owner=request.user, file=files[0])
+        image = selectors.image_get(owner=request.user, public_id=image.public_id)
+        return Response(_image_body(request, image), status=status.HTTP_201_CREATED)
 
 
 class ImageDetailView(APIView):
     @extend_schema(responses=api.ImageSerializer, summary="One of your images")
     def get(self, request: Request, public_id: str) -> Response:
-        return Response(api.ImageSerializer(_card(request, _owned_image(request, public_id))).data)
+        image = selectors.image_owned(owner=request.user, public_id=public_id)
+        return Response(_image_body(request, image))
 
     @extend_schema(responses=NO_CONTENT, summary="Delete an image, its thumbnails and links")
     def delete(self, request: Request, public_id: str) -> Response:
-        try:
-            services.image_delete(image=_owned_image(request, public_id))
-        except StorageUnavailable as error:
-            raise ServiceUnavailable(str(error)) from None
+        services.image_delete(image=selectors.image_owned(owner=request.user, public_id=public_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -205,17 +163,10 @@ class LinkCreateView(APIView):
         summary="Make a link to one rendition that expires after the given seconds",
     )
     def post(self, request: Request, public_id: str) -> Response:
-        image = _owned_image(request, public_id)
+        image = selectors.image_owned(owner=request.user, public_id=public_id)
         data = api.LinkCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            link = services.link_create(image=image, **data.validated_data)
-        except RenditionNotAllowed as error:
-            raise PermissionDenied(str(error)) from None
-        except RenditionNotReady as error:
-            raise NotReady(str(error)) from None
-        except InvalidLink as error:
-            raise ValidationError({"expires_in": [str(error)]}) from None
+        link = services.link_create(image=image, **data.validated_data)
         body = api.LinkSerializer(link).data
         body["url"] = request.build_absolute_uri(link.url)
         return Response(body, status=status.HTTP_201_CREATED)
@@ -232,8 +183,5 @@ class UserCreateView(APIView):
     def post(self, request: Request) -> Response:
         data = api.UserCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            user = account_services.user_create(**data.validated_data)
-        except DjangoValidationError as error:
-            raise ValidationError(error.message_dict) from None
+        user = account_services.user_create(**data.validated_data)
         return Response(api.UserSerializer(user).data, status=status.HTTP_201_CREATED)

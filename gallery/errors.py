@@ -6,14 +6,21 @@ from __future__ import annotations
 class GalleryError(Exception):
     """Base of the errors a user can be shown: ``str(error)`` is the message.
 
-    ``status_code`` is the HTTP status both the pages and the API answer with.
+    ``status_code`` is the HTTP status both the pages and the API answer with;
+    ``field`` the argument of the service the message is about (an API body keys
+    the message by it), None for the whole request; ``retry_after`` the seconds
+    a client should wait before trying again (the Retry-After header), if known.
     """
 
     status_code = 400
+    field: str | None = None
+    retry_after: int | None = None
 
 
 class InvalidImage(GalleryError):
     """The upload is not an image SmallImage accepts (type, size, damage)."""
+
+    field = "file"
 
 
 class RenditionNotAllowed(GalleryError):
@@ -23,7 +30,9 @@ class RenditionNotAllowed(GalleryError):
 
 
 class InvalidLink(GalleryError):
-    """A link request outside what the app allows (e.g. expiry out of range)."""
+    """A link request whose expiry is outside the range the app allows."""
+
+    field = "expires_in"
 
 
 class StorageUnavailable(GalleryError):
@@ -45,13 +54,10 @@ class TooManyUploads(GalleryError):
 
 
 class DecoderBusy(GalleryError):
-    """Too many large images are being decoded at once; nothing was stored, try again later.
-
-    ``retry_after`` is the seconds a client should wait (the Retry-After header).
-    """
+    """Too many large images are being decoded at once; nothing was stored, try again later."""
 
     status_code = 503
 
     def __init__(self, message: str, *, retry_after: int) -> None:
         super().__init__(message)
-        self.retry_after = retry_after
+        self.retry_after: int | None = retry_after

@@ -115,3 +115,8 @@ def image_cards(images: Iterable[Image], *, absolute_url: Callable[[str], str]) 
             )
         )
     return cards
+
+
+def image_card(image: Image, *, absolute_url: Callable[[str], str]) -> ImageCard:
+    """The card of one image (loaded as ``image_cards`` needs): a page's, or the API's body."""
+    return image_cards([image], absolute_url=absolute_url)[0]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from gallery.models import Image, Rendition
@@ -19,6 +20,14 @@ def image_list(*, owner: User) -> QuerySet[Image]:
 def image_get(*, owner: User, public_id: str) -> Image:
     """One of the owner's images; another user's image is as missing as a deleted one."""
     return image_list(owner=owner).get(public_id=public_id)
+
+
+def image_owned(*, owner: User, public_id: str) -> Image:
+    """The owner's image for a view to show, or Http404: another user's answers as a missing one.
+
+    The pages and the API both answer 404 for it (the API as ``{"detail": ...}``).
+    """
+    return get_object_or_404(image_list(owner=owner), public_id=public_id)
 
 
 def rendition_by_share_token(*, share_token: str) -> Rendition:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import mimetypes
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib import messages
@@ -8,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.views.decorators.cache import never_cache
@@ -21,24 +22,30 @@ from django.views.decorators.http import (
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
-from gallery import access, limits, selectors, services, storage
-from gallery.errors import DecoderBusy, GalleryError
+from gallery import access, limits, presenters, selectors, services, storage
+from gallery.errors import GalleryError
 from gallery.forms import ExpiringLinkForm, UploadForm
 from gallery.models import Image, Rendition
-from gallery.presenters import ImageCard, image_cards
+from gallery.presenters import ImageCard
 
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
-def _card(request: HttpRequest, image: Image) -> ImageCard:
-    return image_cards([image], absolute_url=request.build_absolute_uri)[0]
+def _refused(response: HttpResponse, errors: Iterable[GalleryError]) -> HttpResponse:
+    """Give a page's response the status and Retry-After its domain errors carry.
 
-
-def _owned_image(request: HttpRequest, public_id: str) -> Image:
-    """The caller's image; another user's answers exactly like a missing one."""
-    return get_object_or_404(selectors.image_list(owner=request.user), public_id=public_id)
+    The worst status wins (a 503 over a 429 over a 400), as the API would answer
+    each alone; the messages (``str(error)``) are the caller's to show, in the
+    fragment for htmx or as messages for a plain form post.
+    """
+    for error in errors:
+        response.status_code = max(response.status_code, error.status_code)
+        if error.retry_after is not None:
+            wait = max(int(response.get("Retry-After", 0)), error.retry_after)
+            response["Retry-After"] = str(wait)
+    return response
 
 
 @require_GET
@@ -51,7 +58,7 @@ def image_list(request: HtmxHttpRequest) -> HttpResponse:
     page = paginator.get_page(request.GET.get("page"))
     context = {
         "page": page,
-        "cards": image_cards(page.object_list, absolute_url=request.build_absolute_uri),
+        "cards": presenters.image_cards(page.object_list, absolute_url=request.build_absolute_uri),
         "tier": request.user.tier,
         "max_upload_mb": settings.SMALLIMAGE_MAX_UPLOAD_BYTES / 1_000_000,
         "keep_location": settings.SMALLIMAGE_KEEP_LOCATION,
@@ -68,33 +75,28 @@ def image_upload(request: HtmxHttpRequest) -> HttpResponse:
     """Upload one or more files: htmx and scripts get fragments, plain forms a redirect."""
     form = UploadForm(files=request.FILES)
     uploaded: list[Image] = []
+    refusals: list[GalleryError] = []
     errors: list[str] = []
-    status = 201
-    retry_after: int | None = None
     if form.is_valid():
         for file in form.cleaned_data["files"]:
             try:
                 limits.upload_count(request, user=request.user)
                 uploaded.append(services.image_upload(owner=request.user, file=file))
-            except GalleryError as error:
+            except GalleryError as error:  # the other files still go in
+                refusals.append(error)
                 errors.append(f"{services.clean_label(file.name)}: {error}")
-                status = max(status, error.status_code)
-                if isinstance(error, DecoderBusy):
-                    retry_after = max(retry_after or 0, error.retry_after)
     else:
         errors.extend(form.errors["files"])
-        status = 400
 
     if request.htmx:
         images = selectors.image_list(owner=request.user).filter(pk__in=[i.pk for i in uploaded])
         context = {
-            "cards": image_cards(images, absolute_url=request.build_absolute_uri),
+            "cards": presenters.image_cards(images, absolute_url=request.build_absolute_uri),
             "errors": errors,
         }
+        status = 201 if form.is_valid() else 400
         response = render(request, "gallery/image_list.html#upload-result", context, status=status)
-        if retry_after is not None and status == 503:
-            response["Retry-After"] = str(retry_after)
-        return response
+        return _refused(response, refusals)
 
     for image in uploaded:
         messages.success(request, f"Uploaded {image.name}.")
@@ -106,7 +108,8 @@ def image_upload(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def image_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    card = _card(request, _owned_image(request, public_id))
+    image = selectors.image_owned(owner=request.user, public_id=public_id)
+    card = presenters.image_card(image, absolute_url=request.build_absolute_uri)
     context = {"card": card, "link_form": _link_form(card)}
     return render(request, "gallery/image_detail.html", context)
 
@@ -115,16 +118,19 @@ def image_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 @login_required
 def image_card(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """One card, as the grid shows it: what a processing card polls for."""
-    context = {"card": _card(request, _owned_image(request, public_id))}
-    return render(request, "gallery/image_list.html#card", context)
+    image = selectors.image_owned(owner=request.user, public_id=public_id)
+    card = presenters.image_card(image, absolute_url=request.build_absolute_uri)
+    return render(request, "gallery/image_list.html#card", {"card": card})
 
 
 @require_POST
 @login_required
 def image_retry(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    image = services.image_retry(image=_owned_image(request, public_id))
+    image = selectors.image_owned(owner=request.user, public_id=public_id)
+    image = services.image_retry(image=image)
     if request.htmx:
-        card = _card(request, _owned_image(request, image.public_id))
+        image = selectors.image_owned(owner=request.user, public_id=image.public_id)
+        card = presenters.image_card(image, absolute_url=request.build_absolute_uri)
         return render(request, "gallery/image_list.html#card", {"card": card})
     messages.info(request, f"Making the thumbnails of {image.name} again.")
     return redirect("gallery:image_list")
@@ -133,16 +139,17 @@ def image_retry(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @login_required
 def image_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    image = _owned_image(request, public_id)
+    image = selectors.image_owned(owner=request.user, public_id=public_id)
     if request.method == "POST":
         try:
             services.image_delete(image=image)
         except GalleryError as error:
             if request.htmx:
-                context = {"card": _card(request, _owned_image(request, public_id)), "error": error}
-                return render(
-                    request, "gallery/image_list.html#card", context, status=error.status_code
-                )
+                image = selectors.image_owned(owner=request.user, public_id=public_id)
+                card = presenters.image_card(image, absolute_url=request.build_absolute_uri)
+                context = {"card": card, "error": error}
+                response = render(request, "gallery/image_list.html#card", context)
+                return _refused(response, [error])
             messages.error(request, str(error))
             return redirect("gallery:image_detail", public_id)
         if request.htmx:
@@ -162,10 +169,12 @@ def _link_form(card: ImageCard, data: dict | None = None) -> ExpiringLinkForm | 
 @login_required
 def link_create(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """Make an expiring link: htmx gets the link fragment, a plain form the detail page."""
-    card = _card(request, _owned_image(request, public_id))
+    image = selectors.image_owned(owner=request.user, public_id=public_id)
+    card = presenters.image_card(image, absolute_url=request.build_absolute_uri)
     form = _link_form(card, request.POST)
     link = None
     refusal = None
+    refusals: list[GalleryError] = []
     status = 200
     if form is None:  # no form to fill: the tier has no expiring links
         status = 403
@@ -181,7 +190,7 @@ def link_create(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
             )
         except GalleryError as error:
             form.add_error(None, str(error))
-            status = error.status_code
+            refusals.append(error)
     context = {
         "card": card,
         "link_form": form,
@@ -190,7 +199,7 @@ def link_create(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
         "link_url": request.build_absolute_uri(link.url) if link else None,
     }
     template = "gallery/_expiring_link.html" if request.htmx else "gallery/image_detail.html"
-    return render(request, template, context, status=status)
+    return _refused(render(request, template, context, status=status), refusals)
 
 
 @require_safe

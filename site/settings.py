@@ -377,6 +377,8 @@ REST_FRAMEWORK = {
         "api.permissions.TwoFactorSetUpWhereRequired",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Domain errors (GalleryError, AccountError) and Django's ValidationError answer here.
+    "EXCEPTION_HANDLER": "api.exceptions.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "api.parsers.BoundedJSONParser",
