@@ -10,7 +10,7 @@ from django.db import connection
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from gallery import pipeline, services
+from gallery import pipeline, rendering, services
 from gallery.models import Image, Rendition
 from tests.factories import UserFactory
 
@@ -118,7 +118,7 @@ def test_two_workers_on_one_image_make_one_set_of_thumbnails(
     def render() -> None:
         try:
             start.wait()
-            services.thumbnails_render(image_id=image.pk)
+            rendering.thumbnails_render(image_id=image.pk)
         except BaseException as error:  # reported below
             errors.append(error)
         finally:
