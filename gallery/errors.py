@@ -6,7 +6,10 @@ from __future__ import annotations
 class GalleryError(Exception):
     """Base of the errors a user can be shown: ``str(error)`` is the message.
 
-    ``status_code`` is the HTTP status both the pages and the API answer with.
+    ``status_code`` is the HTTP status the error stands for. The pages answer
+    with it (gallery/views.py reads it); the API answers each error with the
+    same status, through its own mapping to DRF exceptions, so a new error
+    class needs its place there too.
     """
 
     status_code = 400

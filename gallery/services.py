@@ -1,6 +1,11 @@
 """Everything that changes images, renditions and their files.
 
-The browser views and the API call these functions; neither holds a rule.
+The browser views and the API call these functions; neither holds a rule of
+its own (how often an account may upload lives in gallery.limits, which
+renditions a tier reaches in gallery.access, account changes such as token
+revocation in accounts.services). Renders run in gallery.rendering, on the
+task queue: these functions only enqueue them.
+
 Files and rows change together: a failure on either side removes what the
 other side already wrote, so no row is left without its file nor a file
 without its row.
