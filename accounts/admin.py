@@ -6,9 +6,9 @@ from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.db.models import Count
 
 from accounts import services as account_services
+from accounts import signals
 from accounts.forms import TierAdminForm
 from accounts.models import Tier, User
-from gallery import services
 
 
 @admin.register(Tier)
@@ -31,7 +31,7 @@ class TierAdmin(admin.ModelAdmin):
     def save_model(self, request, obj: Tier, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if change and "thumbnail_heights" in form.changed_data:
-            services.tier_thumbnails_changed(tier=obj)
+            signals.tier_thumbnails_changed.send(sender=Tier, tier=obj)
 
 
 class PasswordSetForm(AdminPasswordChangeForm):
@@ -71,6 +71,6 @@ class UserAdmin(DjangoUserAdmin):
     def save_model(self, request, obj: User, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if change and "tier" in form.changed_data:
-            services.user_tier_changed(user=obj)
+            signals.user_tier_changed.send(sender=User, user=obj)
         if change and "is_active" in form.changed_data and not obj.is_active:
             account_services.user_deactivate(user=obj)

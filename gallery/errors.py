@@ -6,7 +6,8 @@ from __future__ import annotations
 class GalleryError(Exception):
     """Base of the errors a user can be shown: ``str(error)`` is the message.
 
-    ``status_code`` is the HTTP status both the pages and the API answer with;
+    ``status_code`` is the HTTP status both the pages (gallery/views.py) and the API
+    (api/exceptions.py, one handler for every domain error) answer with;
     ``field`` the argument of the service the message is about (an API body keys
     the message by it), None for the whole request; ``retry_after`` the seconds
     a client should wait before trying again (the Retry-After header), if known.

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.core.files.storage import default_storage
+from django.db.models import Q
 from django.utils import timezone
 
-from gallery import services, tasks
+from gallery import rendering, services, tasks
 from gallery.models import Image, Rendition
 
 logger = logging.getLogger(__name__)
@@ -41,12 +42,18 @@ class Report:
                 f"row without its file: image {r.image.public_id} ({r.key}): {r.file.name}"
                 for r in self.missing_files
             ),
-            *(
-                f"image still processing since {image.created_at:%Y-%m-%d %H:%M:%S}: "
-                f"{image.public_id}"
-                for image in self.stuck_images
-            ),
+            *(_stuck_line(image) for image in self.stuck_images),
         ]
+
+
+def _stuck_line(image: Image) -> str:
+    if image.render_claimed_at is not None:
+        # A render claimed it and never finished: its worker died, or is still at it.
+        return (
+            f"render claimed at {image.render_claimed_at:%Y-%m-%d %H:%M:%S} never finished: "
+            f"{image.public_id}"
+        )
+    return f"image still processing since {image.created_at:%Y-%m-%d %H:%M:%S}: {image.public_id}"
 
 
 def _stored_names() -> set[str]:
@@ -83,7 +90,10 @@ def integrity_check(*, grace: timedelta = timedelta(hours=1)) -> Report:
             if rendition.file.name not in stored and not default_storage.exists(rendition.file.name)
         ],
         stuck_images=list(
-            Image.objects.filter(status=Image.Status.PROCESSING, created_at__lt=settled)
+            Image.objects.filter(
+                Q(status=Image.Status.PROCESSING, created_at__lt=settled)
+                | Q(render_claimed_at__lt=settled)
+            )
         ),
     )
 
@@ -91,6 +101,11 @@ def integrity_check(*, grace: timedelta = timedelta(hours=1)) -> Report:
 def integrity_repair(report: Report) -> list[str]:
     """Make the database and the storage agree again; what was done, line by line."""
     done = []
+    for image in report.stuck_images:
+        # Older than the grace period: taken to be a dead worker's, whose lease
+        # would otherwise keep the renders queued below waiting for it to expire.
+        if image.render_claimed_at is not None:
+            rendering.render_claim_release(image_id=image.pk, claimed_at=image.render_claimed_at)
     for name in report.orphan_files:
         default_storage.delete(name)
         done.append(f"deleted file without a row: {name}")
@@ -106,7 +121,8 @@ def integrity_repair(report: Report) -> list[str]:
         tasks.render_thumbnails.enqueue(image_id=rendition.image_id)
         done.append(f"rendering again: image {rendition.image.public_id} ({rendition.key})")
     for image in report.stuck_images:
-        # Rendering is idempotent, so queueing one too many is harmless.
+        # Rendering is idempotent (its rows are written for what is still
+        # missing), so queueing one too many is harmless.
         tasks.render_thumbnails.enqueue(image_id=image.pk)
         done.append(f"rendering again: image {image.public_id}")
     return done

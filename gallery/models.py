@@ -38,6 +38,11 @@ class Image(models.Model):
     size_bytes = models.PositiveBigIntegerField()
     status = models.CharField(max_length=20, choices=Status, default=Status.PROCESSING)
     created_at = models.DateTimeField(default=timezone.now)
+    # Which render is making this image's thumbnails, and since when: the claim
+    # lets one worker decode and store without holding a transaction, and
+    # expires (gallery.rendering.RENDER_LEASE) if that worker dies.
+    render_claim = models.CharField(max_length=32, blank=True, default="", editable=False)
+    render_claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-pk"]

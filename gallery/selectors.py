@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
+from gallery import access
 from gallery.models import Image, Rendition
 
 
@@ -37,3 +40,15 @@ def rendition_by_share_token(*, share_token: str) -> Rendition:
 def rendition_by_file_name(*, name: str) -> Rendition:
     """The rendition stored under `name`, with its owner and tier."""
     return Rendition.objects.select_related("image__owner__tier").get(file=name)
+
+
+def images_lacking_thumbnails(*, owners: QuerySet[User]) -> Iterator[int]:
+    """The ids of these owners' images that lack a thumbnail height their tier wants."""
+    images = (
+        Image.objects.filter(owner__in=owners)
+        .select_related("owner__tier")
+        .prefetch_related("renditions")
+    )
+    for image in images.iterator(chunk_size=500):
+        if access.missing_heights(image.renditions.all(), image.owner.tier):
+            yield image.pk

@@ -1,6 +1,11 @@
 """Everything that changes images, renditions and their files.
 
-The browser views and the API call these functions; neither holds a rule.
+The browser views and the API call these functions; neither holds a rule of
+its own (how often an account may upload lives in gallery.limits, which
+renditions a tier reaches in gallery.access, account changes such as token
+revocation in accounts.services). Renders run in gallery.rendering, on the
+task queue: these functions only enqueue them.
+
 Files and rows change together: a failure on either side removes what the
 other side already wrote, so no row is left without its file nor a file
 without its row.
@@ -9,23 +14,16 @@ without its row.
 from __future__ import annotations
 
 import logging
-import secrets
-import threading
 import unicodedata
-from collections.abc import Iterable
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from accounts.models import Tier, User
-from gallery import access, originals, pipeline, tasks
-from gallery.decode_budget import DecodeBudget
+from gallery import access, originals, pipeline, rendering, tasks
 from gallery.errors import (
     InvalidImage,
     InvalidLink,
@@ -33,7 +31,9 @@ from gallery.errors import (
     RenditionNotReady,
     StorageUnavailable,
 )
+from gallery.files import file_store, files_delete_quietly
 from gallery.models import ORIGINAL, Image, Rendition
+from gallery.rendering import decode_budget
 from gallery.storage import expiry_timestamp
 
 logger = logging.getLogger(__name__)
@@ -46,19 +46,6 @@ class Link:
     url: str
     expires_at: datetime
     rendition: Rendition
-
-
-def _new_file_name(folder: str, extension: str) -> str:
-    # Random, never derived from user input: nothing to guess, nothing to escape.
-    return f"{folder}/{secrets.token_hex(16)}.{extension}"
-
-
-def _delete_files(names: Iterable[str]) -> None:
-    for name in names:
-        try:
-            default_storage.delete(name)
-        except Exception:
-            logger.exception("Could not delete stored file %s", name)
 
 
 def clean_label(filename: str | None) -> str:
@@ -88,39 +75,7 @@ def _read_upload(file: UploadedFile) -> bytes:
     return data
 
 
-STORAGE_FAILED = "We could not store your image just now. Please try again in a moment."
 DELETE_FAILED = "We could not delete this image just now. Please try again in a moment."
-
-
-def _store(folder: str, extension: str, data: bytes) -> str:
-    try:
-        return default_storage.save(_new_file_name(folder, extension), ContentFile(data))
-    except Exception as error:
-        logger.exception("Could not store a file in %s/", folder)
-        raise StorageUnavailable(STORAGE_FAILED) from error
-
-
-_budgets: dict[tuple[int, float], DecodeBudget] = {}
-_budgets_lock = threading.Lock()
-
-
-def decode_budget() -> DecodeBudget:
-    """This process's budget for image decodes, shared by all its threads.
-
-    One per settings value, so a test's override gets a fresh one.
-    """
-    key = (settings.SMALLIMAGE_DECODE_BUDGET_BYTES, settings.SMALLIMAGE_DECODE_WAIT_SECONDS)
-    with _budgets_lock:
-        if key not in _budgets:
-            _budgets[key] = DecodeBudget(capacity_bytes=key[0], wait_seconds=key[1])
-        return _budgets[key]
-
-
-# The name and bytes of the original that image_upload has just stored, while it
-# queues the render. A task backend that runs the render at once, in this very
-# call, finds the bytes here instead of downloading the file it has just
-# uploaded (a round trip to S3 in production); a worker process never sees them.
-_just_stored: ContextVar[tuple[str, bytes] | None] = ContextVar("just_stored", default=None)
 
 
 def image_upload(*, owner: User, file: UploadedFile) -> Image:
@@ -135,7 +90,7 @@ def image_upload(*, owner: User, file: UploadedFile) -> Image:
     data = originals.clean_original(
         data, format=source.format, keep_location=settings.SMALLIMAGE_KEEP_LOCATION
     ).data
-    name = _store("originals", source.extension, data)
+    name = file_store(folder="originals", extension=source.extension, data=data)
     try:
         with transaction.atomic():
             image = Image.objects.create(
@@ -155,76 +110,11 @@ def image_upload(*, owner: User, file: UploadedFile) -> Image:
                 content_type=source.content_type,
             )
     except Exception:
-        _delete_files([name])
+        files_delete_quietly([name])
         raise
-    just_stored = _just_stored.set((name, data))
-    try:
+    with rendering.original_at_hand(name=name, data=data):
         tasks.render_thumbnails.enqueue(image_id=image.pk)
-    finally:
-        _just_stored.reset(just_stored)
     return image
-
-
-def thumbnails_render(*, image_id: int) -> list[Rendition]:
-    """Make the thumbnails the owner's current tier wants and the image lacks.
-
-    The image row stays locked while rendering, so two workers given the same
-    image cannot both write its thumbnails.
-    """
-    saved: list[str] = []
-    try:
-        with transaction.atomic():
-            try:
-                image = (
-                    Image.objects.select_for_update().select_related("owner__tier").get(pk=image_id)
-                )
-            except Image.DoesNotExist:
-                return []  # deleted before its turn came
-            renditions = list(image.renditions.all())
-            missing = access.missing_heights(renditions, image.owner.tier)
-            created: list[Rendition] = []
-            if missing:
-                original = next(r for r in renditions if r.is_original)
-                thumbnails = pipeline.render(
-                    _original_bytes(original),
-                    missing,
-                    max_pixels=settings.SMALLIMAGE_MAX_IMAGE_PIXELS,
-                    # Busy: the image is marked failed and can be retried.
-                    budget=decode_budget(),
-                )
-                for thumbnail in thumbnails.values():
-                    name = _store("thumbnails", thumbnail.extension, thumbnail.data)
-                    saved.append(name)
-                    created.append(
-                        Rendition(
-                            image=image,
-                            thumbnail_height=thumbnail.height_requested,
-                            width=thumbnail.width,
-                            height=thumbnail.height,
-                            file=name,
-                            content_type=thumbnail.content_type,
-                        )
-                    )
-                Rendition.objects.bulk_create(created)
-            if image.status != Image.Status.READY:
-                image.status = Image.Status.READY
-                image.save(update_fields=["status"])
-            return created
-    except Exception:
-        _delete_files(saved)
-        raise
-
-
-def _original_bytes(original: Rendition) -> bytes:
-    just_stored = _just_stored.get()
-    if just_stored is not None and just_stored[0] == original.file.name:
-        return just_stored[1]
-    with original.file.open("rb") as stored:
-        return stored.read()
-
-
-def image_mark_failed(*, image_id: int) -> None:
-    Image.objects.filter(pk=image_id).update(status=Image.Status.FAILED)
 
 
 def image_retry(*, image: Image) -> Image:
@@ -235,21 +125,6 @@ def image_retry(*, image: Image) -> Image:
     image.status = Image.Status.PROCESSING
     tasks.render_thumbnails.enqueue(image_id=image.pk)
     return image
-
-
-def thumbnails_backfill(*, owners: Iterable[User]) -> int:
-    """Queue a render for every image of these owners that lacks a height its tier wants."""
-    queued = 0
-    images = (
-        Image.objects.filter(owner__in=owners)
-        .select_related("owner__tier")
-        .prefetch_related("renditions")
-    )
-    for image in images.iterator(chunk_size=500):
-        if access.missing_heights(image.renditions.all(), image.owner.tier):
-            tasks.render_thumbnails.enqueue(image_id=image.pk)
-            queued += 1
-    return queued
 
 
 def tier_thumbnails_changed(*, tier: Tier) -> None:

@@ -532,8 +532,11 @@ SMALLIMAGE_IMAGES_PER_PAGE = env_int("SMALLIMAGE_IMAGES_PER_PAGE", 24)
 # Files one upload request may carry (the page's form; the API takes one).
 SMALLIMAGE_MAX_FILES_PER_UPLOAD = env_int("SMALLIMAGE_MAX_FILES_PER_UPLOAD", 20)
 
-# Uploads up to the byte limit stay in memory; Django's own limit must not
-# refuse a multi-file form before our own checks can explain themselves.
+# While Django reads a request, a file up to 5 MB stays in memory and a larger
+# one (up to SMALLIMAGE_MAX_UPLOAD_BYTES, 25 MB by default) goes to a temporary
+# file, so a form of many large files is not held in memory whole. The data
+# limit counts the form's other fields, not its files: Django does not refuse a
+# multi-file form before our own checks can explain themselves.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1000 * 1000
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1000 * 1000
 

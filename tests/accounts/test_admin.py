@@ -52,3 +52,26 @@ def test_adding_a_height_to_a_tier_renders_it_for_its_users(
     assert response.status_code == 302
     heights = sorted(r.thumbnail_height for r in image.renditions.exclude(thumbnail_height=None))
     assert heights == [200, 600]
+
+
+def test_moving_a_user_to_another_tier_renders_its_heights(
+    admin_client_, basic_user, tier, django_capture_on_commit_callbacks
+):
+    upload = SimpleUploadedFile("a.jpg", images.jpeg_bytes(1000, 1000))
+    image = services.image_upload(owner=basic_user, file=upload)
+    premium = tier("Premium")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client_.post(
+            f"/admin/accounts/user/{basic_user.pk}/change/",
+            {
+                "username": basic_user.username,
+                "email": basic_user.email,
+                "tier": premium.pk,
+                "is_active": "on",
+                "date_joined_0": "2024-01-01",
+                "date_joined_1": "00:00:00",
+            },
+        )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    heights = sorted(r.thumbnail_height for r in image.renditions.exclude(thumbnail_height=None))
+    assert heights == [200, 400]

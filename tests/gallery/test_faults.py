@@ -15,6 +15,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from gallery import services
@@ -247,3 +248,23 @@ class TestGalleryCheck:
         call_command("gallery_check", "--grace", "0", "--repair")
         assert not Image.objects.exists()
         assert media_files() == []
+
+    def test_a_render_claim_older_than_the_grace_is_released_and_rendered_again(
+        self, basic_user, jpeg_upload, media_files
+    ):
+        image = services.image_upload(owner=basic_user, file=jpeg_upload())
+        tier = basic_user.tier
+        tier.thumbnail_heights = [200, 300]
+        tier.save()
+        # A backfill render that died: the image is ready, its claim never ended.
+        Image.objects.filter(pk=image.pk).update(
+            render_claim="dead", render_claimed_at=timezone.now()
+        )
+        call_command("gallery_check", "--grace", "3600")  # may still be rendering: clean
+        with pytest.raises(CommandError, match="1 problem"):
+            call_command("gallery_check", "--grace", "0")
+        call_command("gallery_check", "--grace", "0", "--repair")
+        image.refresh_from_db()
+        assert (image.render_claim, image.render_claimed_at) == ("", None)
+        assert sorted(r.thumbnail_height or 0 for r in image.renditions.all()) == [0, 200, 300]
+        assert_consistent(media_files)

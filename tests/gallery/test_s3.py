@@ -23,7 +23,7 @@ from django.core.files.storage import default_storage, storages
 from django.urls import reverse
 from PIL import Image as PILImage
 
-from gallery import services
+from gallery import rendering, services
 from gallery.models import Image
 from gallery.storage import S3_MAX_PRESIGN_SECONDS
 
@@ -155,7 +155,7 @@ class TestS3:
 
         # A later render (here after a thumbnail is lost) fetches the original.
         image.renditions.filter(thumbnail_height=400).delete()
-        created = services.thumbnails_render(image_id=image.pk)
+        created = rendering.thumbnails_render(image_id=image.pk)
         assert [r.thumbnail_height for r in created] == [400]
         original = image.renditions.get(thumbnail_height=None)
         assert opened == [original.file.name]

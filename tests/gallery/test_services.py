@@ -7,7 +7,7 @@ import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image as PILImage
 
-from gallery import services
+from gallery import rendering, services
 from gallery.errors import DecoderBusy, InvalidImage, InvalidLink, RenditionNotAllowed
 from gallery.models import Image, Rendition
 from tests.gallery import images
@@ -131,7 +131,7 @@ def test_render_failure_marks_image_failed_and_keeps_no_partial_thumbnails(
 def test_render_is_idempotent(premium_user, jpeg_upload, media_files):
     image = services.image_upload(owner=premium_user, file=jpeg_upload())
     files_before = media_files()
-    assert services.thumbnails_render(image_id=image.pk) == []
+    assert rendering.thumbnails_render(image_id=image.pk) == []
     assert media_files() == files_before
 
 

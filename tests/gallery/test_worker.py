@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
+import time_machine
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
-from gallery import pipeline, services
+from gallery import pipeline, rendering, services
 from gallery.models import Image, Rendition
 from tests.factories import UserFactory
 
@@ -118,7 +121,7 @@ def test_two_workers_on_one_image_make_one_set_of_thumbnails(
     def render() -> None:
         try:
             start.wait()
-            services.thumbnails_render(image_id=image.pk)
+            rendering.thumbnails_render(image_id=image.pk)
         except BaseException as error:  # reported below
             errors.append(error)
         finally:
@@ -146,3 +149,110 @@ def test_link_to_a_thumbnail_still_being_made_says_so(enterprise_user, jpeg_uplo
     assert api.post(url, {"rendition": "999", "expires_in": 600}, format="json").status_code == 403
     run_worker()
     assert api.post(url, {"rendition": "200", "expires_in": 600}, format="json").status_code == 201
+
+
+def test_an_upload_completes_while_another_image_is_rendering(
+    premium_user, jpeg_upload, monkeypatch
+):
+    rendering_image = services.image_upload(owner=premium_user, file=jpeg_upload(1600, 1200))
+    inside, resume = threading.Event(), threading.Event()
+    real_render = pipeline.render
+
+    def paused_render(*args, **kwargs):
+        inside.set()
+        resume.wait(timeout=60)
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "render", paused_render)
+    errors: list[BaseException] = []
+    uploaded: list[Image] = []
+
+    def in_thread(work) -> threading.Thread:
+        def run() -> None:
+            try:
+                work()
+            except BaseException as error:  # reported below
+                errors.append(error)
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    renderer = in_thread(lambda: rendering.thumbnails_render(image_id=rendering_image.pk))
+    uploader = None
+    try:
+        assert inside.wait(timeout=60)
+        # A write while the other image decodes, by the same owner. A transaction
+        # held across the render makes it wait: on SQLite for every write, on
+        # PostgreSQL for the owner's row that the old lock took with the image.
+        uploader = in_thread(
+            lambda: uploaded.append(services.image_upload(owner=premium_user, file=jpeg_upload()))
+        )
+        uploader.join(timeout=15)
+        assert not uploader.is_alive(), "the upload waited for the render to finish"
+        if connection.vendor == "postgresql":
+            # Nor is the rendering image's row held: it can be locked at once.
+            with transaction.atomic():
+                Image.objects.select_for_update(nowait=True).get(pk=rendering_image.pk)
+    finally:
+        resume.set()
+        renderer.join()
+        if uploader is not None:
+            uploader.join()
+    assert errors == []
+    assert uploaded[0].status == Image.Status.PROCESSING  # queued behind the worker
+    assert thumbnail_heights(rendering_image) == [200, 400]
+
+
+def test_a_dead_renders_claim_expires_and_a_later_render_takes_over(
+    premium_user, jpeg_upload, media_files
+):
+    image = services.image_upload(owner=premium_user, file=jpeg_upload())
+    # What a worker that died mid-render leaves: a claim, no thumbnails.
+    Image.objects.filter(pk=image.pk).update(render_claim="dead", render_claimed_at=timezone.now())
+    assert rendering.thumbnails_render(image_id=image.pk) == []  # still its lease
+    with time_machine.travel(timezone.now() + rendering.RENDER_LEASE + timedelta(seconds=1)):
+        assert len(rendering.thumbnails_render(image_id=image.pk)) == 2
+    image.refresh_from_db()
+    assert (image.status, image.render_claim, image.render_claimed_at) == (
+        Image.Status.READY,
+        "",
+        None,
+    )
+    assert sorted(media_files()) == sorted(r.file.name for r in image.renditions.all())
+
+
+def test_thumbnails_of_an_image_deleted_while_rendering_are_deleted_too(
+    premium_user, jpeg_upload, monkeypatch, media_files
+):
+    image = services.image_upload(owner=premium_user, file=jpeg_upload())
+    real_render = pipeline.render
+
+    def render_then_delete(*args, **kwargs):
+        thumbnails = real_render(*args, **kwargs)
+        services.image_delete(image=Image.objects.get(pk=image.pk))
+        return thumbnails
+
+    monkeypatch.setattr(pipeline, "render", render_then_delete)
+    assert rendering.thumbnails_render(image_id=image.pk) == []
+    assert media_files() == []
+
+
+def test_a_height_the_tier_gains_while_rendering_is_rendered_too(
+    basic_user, jpeg_upload, monkeypatch
+):
+    image = services.image_upload(owner=basic_user, file=jpeg_upload(900, 900))
+    real_render = pipeline.render
+
+    def render_while_the_tier_changes(*args, **kwargs):
+        tier = basic_user.tier
+        tier.thumbnail_heights = [200, 300]
+        tier.save()
+        monkeypatch.setattr(pipeline, "render", real_render)
+        return real_render(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "render", render_while_the_tier_changes)
+    rendering.thumbnails_render(image_id=image.pk)
+    assert thumbnail_heights(image) == [200, 300]
