@@ -91,7 +91,8 @@ _BAND_BYTES = 4 * 1024 * 1024
 # back to idle afterwards. PILLOW_BLOCK_SIZE, if set, wins.
 _PILLOW_BLOCK_BYTES = 64 * 1024 * 1024
 if "PILLOW_BLOCK_SIZE" not in os.environ:
-    Image.core.set_block_size(_PILLOW_BLOCK_BYTES)
+    # The ignore: Image.core is Pillow's C module, which its types do not re-export.
+    Image.core.set_block_size(_PILLOW_BLOCK_BYTES)  # type: ignore[attr-defined]
 
 EMPTY_MESSAGE = "The file is empty."
 UNSUPPORTED_MESSAGE = "This file is not a PNG or JPEG image. Only PNG and JPEG images are accepted."

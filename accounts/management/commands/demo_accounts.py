@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import secrets
+from argparse import ArgumentParser
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -20,14 +22,14 @@ DEMO_ACCOUNTS = [
 class Command(BaseCommand):
     help = "Create one demo account per built-in tier and an admin (DEBUG only)."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--reset-passwords",
             action="store_true",
             help="Give existing demo accounts new passwords and print them.",
         )
 
-    def handle(self, *args, reset_passwords: bool, **options) -> None:
+    def handle(self, *args: Any, reset_passwords: bool, **options: Any) -> None:
         if not settings.DEBUG:
             raise CommandError("Demo accounts are only made when DEBUG is on (DJANGO_DEBUG=1).")
         rows = []
