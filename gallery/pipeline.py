@@ -575,7 +575,7 @@ def _banded_resample(
             reduced_size = (math.ceil((right - left) / step_x), math.ceil((bottom - top) / step_y))
             reduced = Image.new(part.mode, reduced_size)
         reduced.paste(part, (0, (band_top - top) // step_y))
-    assert reduced is not None  # the box holds at least one row
+    assert reduced is not None  # noqa: S101  (for mypy: the box holds at least one row)
     box = (
         (decoded.box[0] - left) / step_x,
         (decoded.box[1] - top) / step_y,

@@ -10,6 +10,9 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts.models import Tier, User
 from accounts.services import password_set, user_create
 
+# What the table shows for an existing account whose password was kept.
+UNCHANGED = "(unchanged)"
+
 DEMO_ACCOUNTS = [
     # username, tier, superuser
     ("basic", "Basic", False),
@@ -47,13 +50,13 @@ class Command(BaseCommand):
             elif reset_passwords:
                 password_set(user=user, password=password)
             else:
-                password = "(unchanged)"
+                password = UNCHANGED
             rows.append((username, tier_name + (", admin" if is_superuser else ""), password))
 
         self.stdout.write("\nDemo accounts (sign in at http://127.0.0.1:8000/):")
         for username, plan, password in rows:
             self.stdout.write(f"  {username:<11} {plan:<19} {password}")
-        if any(password == "(unchanged)" for *_, password in rows):
+        if any(password == UNCHANGED for *_, password in rows):
             self.stdout.write(
                 "New passwords: .venv/bin/python manage.py demo_accounts --reset-passwords"
             )
