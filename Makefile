@@ -13,7 +13,7 @@ APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --n
 help:
 	@echo "make run    venv, dependencies, migrations, demo accounts, server on http://127.0.0.1:8000"
 	@echo "make test   test dependencies (Chromium, PostgreSQL, Node.js), then the whole suite"
-	@echo "make lint   ruff"
+	@echo "make lint   ruff, mypy"
 	@echo "make lock   compile requirements*.in into the fully pinned requirements*.txt"
 
 $(BIN)/python:
@@ -72,17 +72,21 @@ nodejs:
 test: $(VENV)/.requirements-dev /usr/bin/chromium postgresql nodejs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	DJANGO_DEBUG=1 $(BIN)/mypy
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest
 	SMALLIMAGE_TEST_DATABASE=sqlite $(BIN)/pytest tests/e2e tests/gallery/test_views.py
 
+# mypy's django-stubs plugin imports the settings: DEBUG lets them load without a
+# strong DJANGO_SECRET_KEY (files checked and strictness: pyproject.toml [tool.mypy]).
 lint: $(VENV)/.requirements-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	DJANGO_DEBUG=1 $(BIN)/mypy
 
 format: $(VENV)/.requirements-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from allauth.account import app_settings
 from allauth.account import forms as allauth_forms
 from allauth.account.adapter import get_adapter
@@ -28,8 +30,9 @@ class ThumbnailHeightsField(forms.CharField):
             return ", ".join(str(height) for height in value)
         return value
 
-    def to_python(self, value: str | None) -> list[int]:
-        text = super().to_python(value)
+    # The ignore: CharField's to_python gives text; this field's cleaned value is a list.
+    def to_python(self, value: str | None) -> list[int]:  # type: ignore[override]
+        text = super().to_python(value) or ""  # never None: empty_value is ""
         parts = [part for part in text.replace(",", " ").split() if part]
         try:
             heights = [int(part) for part in parts]
@@ -41,7 +44,7 @@ class ThumbnailHeightsField(forms.CharField):
         return sorted(heights)
 
 
-class TierAdminForm(forms.ModelForm):
+class TierAdminForm(forms.ModelForm[Tier]):
     thumbnail_heights = ThumbnailHeightsField(
         required=False,
         help_text="Heights in pixels, separated by commas, e.g. 200, 400. Empty: no thumbnails.",
@@ -53,7 +56,7 @@ class TierAdminForm(forms.ModelForm):
 
 
 class LoginForm(allauth_forms.LoginForm):
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["login"].label = "Username or email"
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
@@ -59,11 +61,23 @@ class Tier(models.Model):
 class UserManager(DjangoUserManager["User"]):
     """Accounts made from code (createsuperuser, scripts) start on the default tier."""
 
-    def create_user(self, username, email=None, password=None, **extra_fields):
+    def create_user(
+        self,
+        username: str,
+        email: str | None = None,
+        password: str | None = None,
+        **extra_fields: Any,
+    ) -> User:
         extra_fields.setdefault("tier", Tier.objects.default())
         return super().create_user(username, email, password, **extra_fields)
 
-    def create_superuser(self, username, email=None, password=None, **extra_fields):
+    def create_superuser(
+        self,
+        username: str,
+        email: str | None = None,
+        password: str | None = None,
+        **extra_fields: Any,
+    ) -> User:
         extra_fields.setdefault("tier", Tier.objects.default())
         return super().create_superuser(username, email, password, **extra_fields)
 
@@ -71,4 +85,4 @@ class UserManager(DjangoUserManager["User"]):
 class User(AbstractUser):
     tier = models.ForeignKey(Tier, on_delete=models.PROTECT, related_name="users")
 
-    objects = UserManager()
+    objects: ClassVar[UserManager] = UserManager()

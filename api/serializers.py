@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from rest_framework import serializers
 
 from accounts.models import Tier, User
+from gallery.presenters import RenditionView
+from gallery.services import Link
 
 RENDITION_PATTERN = r"^(original|[1-9][0-9]{0,3})$"
 
 
-class TierSerializer(serializers.ModelSerializer):
+class TierSerializer(serializers.ModelSerializer[Tier]):
     expiring_link_min_seconds = serializers.SerializerMethodField()
     expiring_link_max_seconds = serializers.SerializerMethodField()
     thumbnail_heights = serializers.ListField(child=serializers.IntegerField(), read_only=True)
@@ -38,7 +42,7 @@ class TierSerializer(serializers.ModelSerializer):
         )
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(serializers.ModelSerializer[User]):
     # Empty for accounts made without one, so not declared as an email format.
     email = serializers.CharField(read_only=True, help_text="Email address; may be empty.")
     tier = TierSerializer(read_only=True)
@@ -49,7 +53,7 @@ class UserSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class LoginSerializer(serializers.Serializer):
+class LoginSerializer(serializers.Serializer[Any]):
     login = serializers.CharField(help_text="Username or email address.")
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
     code = serializers.CharField(
@@ -62,18 +66,18 @@ class LoginSerializer(serializers.Serializer):
     )
 
 
-class TokenSerializer(serializers.Serializer):
+class TokenSerializer(serializers.Serializer[Any]):
     token = serializers.CharField()
     expiry = serializers.DateTimeField()
     user = UserSerializer()
 
 
-class PasswordChangeSerializer(serializers.Serializer):
+class PasswordChangeSerializer(serializers.Serializer[Any]):
     current_password = serializers.CharField(trim_whitespace=False)
     new_password = serializers.CharField(trim_whitespace=False)
 
 
-class RenditionLinkSerializer(serializers.Serializer):
+class RenditionLinkSerializer(serializers.Serializer[RenditionView]):
     rendition = serializers.CharField(source="key", help_text='"original" or a height, e.g. "200".')
     width = serializers.IntegerField(source="rendition.width")
     height = serializers.IntegerField(source="rendition.height")
@@ -83,7 +87,9 @@ class RenditionLinkSerializer(serializers.Serializer):
     )
 
 
-class ImageSerializer(serializers.Serializer):
+# Any, not ImageCard: the list view passes a list of cards with many=True, which
+# djangorestframework-stubs cannot express (it types the instance as one card).
+class ImageSerializer(serializers.Serializer[Any]):
     """An image as its owner's current tier shows it (built from a presenters.ImageCard)."""
 
     id = serializers.CharField(source="image.public_id")
@@ -97,11 +103,11 @@ class ImageSerializer(serializers.Serializer):
     links = RenditionLinkSerializer(source="renditions", many=True)
 
 
-class ImageUploadSerializer(serializers.Serializer):
+class ImageUploadSerializer(serializers.Serializer[Any]):
     file = serializers.FileField(help_text="A PNG or JPEG image.")
 
 
-class LinkCreateSerializer(serializers.Serializer):
+class LinkCreateSerializer(serializers.Serializer[Any]):
     rendition = serializers.RegexField(
         RENDITION_PATTERN,
         error_messages={"invalid": 'Use "original" or a thumbnail height such as "200".'},
@@ -113,20 +119,20 @@ class LinkCreateSerializer(serializers.Serializer):
         help_text="Seconds the link works for.",
     )
 
-    def to_internal_value(self, data):
+    def to_internal_value(self, data: Any) -> Any:
         # A JSON number is a fine rendition: {"rendition": 200}.
         if isinstance(data, dict) and isinstance(data.get("rendition"), int):
             data = {**data, "rendition": str(data["rendition"])}
         return super().to_internal_value(data)
 
 
-class LinkSerializer(serializers.Serializer):
+class LinkSerializer(serializers.Serializer[Link]):
     url = serializers.URLField()
     expires_at = serializers.DateTimeField()
     rendition = serializers.CharField(source="rendition.key")
 
 
-class UserCreateSerializer(serializers.Serializer):
+class UserCreateSerializer(serializers.Serializer[Any]):
     username = serializers.CharField(max_length=150)
     email = serializers.EmailField(required=False, allow_blank=True, default="")
     password = serializers.CharField(trim_whitespace=False, write_only=True)

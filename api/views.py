@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from knox.models import AuthToken
 from knox.views import LoginView as KnoxLoginView
 from knox.views import LogoutAllView as KnoxLogoutAllView
 from knox.views import LogoutView as KnoxLogoutView
 from rest_framework import status
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.pagination import PageNumberPagination
@@ -18,6 +22,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts import services as account_services
+from accounts.models import User
 from api import serializers as api
 from api.permissions import CanAddUsers, TwoFactorSetUpWhereRequired
 from gallery import limits, presenters, selectors, services
@@ -30,18 +35,24 @@ from gallery.models import Image
 NO_CONTENT = {204: OpenApiResponse(description="Done.")}
 
 
-def _image_body(request: Request, image: Image) -> dict:
+class AuthenticatedRequest(Request):
+    """A request past the default IsAuthenticated permission: ``user`` is never anonymous."""
+
+    user: User
+
+
+def _image_body(request: Request, image: Image) -> dict[str, Any]:
     card = presenters.image_card(image, absolute_url=request.build_absolute_uri)
     return api.ImageSerializer(card).data
 
 
 class LoginView(KnoxLoginView):
-    authentication_classes = []
+    authentication_classes: list[type[BaseAuthentication]] = []
     permission_classes = [AllowAny]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 
-    def get_user_serializer_class(self):
+    def get_user_serializer_class(self) -> type[api.UserSerializer]:
         return api.UserSerializer
 
     @extend_schema(
@@ -49,7 +60,7 @@ class LoginView(KnoxLoginView):
         responses={200: api.TokenSerializer},
         summary="Sign in with username or email and password; get a token",
     )
-    def post(self, request: Request, format=None) -> Response:
+    def post(self, request: Request, format: str | None = None) -> Response:
         credentials = api.LoginSerializer(data=request.data)
         credentials.is_valid(raise_exception=True)
         request.user = account_services.user_sign_in(
@@ -73,7 +84,7 @@ class LogoutAllView(KnoxLogoutAllView):
 
 class MeView(APIView):
     @extend_schema(responses=api.UserSerializer, summary="Your profile and what your tier allows")
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return Response(api.UserSerializer(request.user).data)
 
 
@@ -83,7 +94,7 @@ class PasswordChangeView(APIView):
         responses=NO_CONTENT,
         summary="Change your own password (other tokens are revoked)",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = api.PasswordChangeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         account_services.password_change(
@@ -101,20 +112,22 @@ class ImagePagination(PageNumberPagination):
     max_page_size = 100
 
 
-class ImageListView(GenericAPIView):
+# Any, not Image: serializer_class shapes presenters' ImageCards, not the model.
+class ImageListView(GenericAPIView[Any]):
     pagination_class = ImagePagination
     serializer_class = api.ImageSerializer
 
-    def get_queryset(self):
-        return selectors.image_list(owner=self.request.user)
+    def get_queryset(self) -> QuerySet[Image]:
+        # A cast: IsAuthenticated (the default permission) let this request in.
+        return selectors.image_list(owner=cast("User", self.request.user))
 
     @extend_schema(
         operation_id="v1_images_list",
         responses=api.ImageSerializer(many=True),
         summary="Your images, newest first, with the links your tier allows",
     )
-    def get(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
+    def get(self, request: AuthenticatedRequest) -> Response:
+        page = self.paginate_queryset(self.get_queryset()) or []  # None only unpaginated
         cards = presenters.image_cards(page, absolute_url=request.build_absolute_uri)
         return self.get_paginated_response(api.ImageSerializer(cards, many=True).data)
 
@@ -126,7 +139,7 @@ class ImageListView(GenericAPIView):
         },
         summary="Upload one PNG or JPEG image",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         files = request.FILES.getlist("file")
         if len(files) != 1:
             message = 'Send exactly one file, in the multipart field "file".'
@@ -139,12 +152,12 @@ class ImageListView(GenericAPIView):
 
 class ImageDetailView(APIView):
     @extend_schema(responses=api.ImageSerializer, summary="One of your images")
-    def get(self, request: Request, public_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, public_id: str) -> Response:
         image = selectors.image_owned(owner=request.user, public_id=public_id)
         return Response(_image_body(request, image))
 
     @extend_schema(responses=NO_CONTENT, summary="Delete an image, its thumbnails and links")
-    def delete(self, request: Request, public_id: str) -> Response:
+    def delete(self, request: AuthenticatedRequest, public_id: str) -> Response:
         services.image_delete(image=selectors.image_owned(owner=request.user, public_id=public_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -162,7 +175,7 @@ class LinkCreateView(APIView):
         },
         summary="Make a link to one rendition that expires after the given seconds",
     )
-    def post(self, request: Request, public_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, public_id: str) -> Response:
         image = selectors.image_owned(owner=request.user, public_id=public_id)
         data = api.LinkCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -180,7 +193,7 @@ class UserCreateView(APIView):
         responses={201: api.UserSerializer},
         summary="Create a user on a given tier (staff only)",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = api.UserCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         user = account_services.user_create(**data.validated_data)

@@ -339,7 +339,7 @@ def photograph(width: int, height: int, *, seed: int, alpha: bool = False) -> Im
     sky = _two_tone((70, 120, 200), (190, 215, 245), size)
     ground = _two_tone((90, 110, 50), (40, 60, 25), size)
     land = Image.new("L", size, 0)
-    outline = [(0, height)]
+    outline: list[tuple[float, float]] = [(0, height)]
     outline += [(width * i / 32, height * (0.45 + 0.15 * rng.random())) for i in range(33)]
     outline.append((width, height))
     ImageDraw.Draw(land).polygon(outline, fill=255)

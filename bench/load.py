@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import random
@@ -292,7 +293,10 @@ def run(config: Config, work: Path, database_url: str | None, photos: list[bytes
         ]
         deadline = time.monotonic() + config.max_seconds
         wall = h.released_together(
-            [lambda c=c: c.run(photos, config.requests_per_client, deadline) for c in clients]
+            [
+                functools.partial(c.run, photos, config.requests_per_client, deadline)
+                for c in clients
+            ]
         )
         inventory = settled_inventory(clients, READY_TIMEOUT)
         links = check_links(clients, inventory)

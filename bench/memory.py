@@ -16,6 +16,7 @@ Target: budget on, peak at most 300 MB over idle (exit status 1 on FAIL or error
 from __future__ import annotations
 
 import argparse
+import functools
 import io
 import os
 import struct
@@ -239,7 +240,7 @@ def run_mode(
 
         with Sampler(pid) as sampler:
             result.wall = h.released_together(
-                [lambda i=i: one(i) for i in range(count)], timeout=h.REQUEST_TIMEOUT + 10
+                [functools.partial(one, i) for i in range(count)], timeout=h.REQUEST_TIMEOUT + 10
             )
         result.answers = [
             answer or Answer(None, h.REQUEST_TIMEOUT, None, "no answer") for answer in answers

@@ -38,6 +38,7 @@ from io import BytesIO
 from pathlib import Path
 
 import harness as h
+import PIL
 from harness import MAX_PIXELS, TIER_HEIGHTS, encoded, photograph
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
@@ -356,7 +357,7 @@ def main() -> int:
     print(h.code_state())
     sources = make_sources()
     heights = " and ".join(map(str, TIER_HEIGHTS))
-    print(f"Thumbnails {heights} px high, Pillow {Image.__version__}, sources made in", end=" ")
+    print(f"Thumbnails {heights} px high, Pillow {PIL.__version__}, sources made in", end=" ")
     print(f"{time.perf_counter() - started:.1f} s.")
     print(f"Medians of {runs} interleaved runs after a warm-up; everything is single-threaded.")
     print("Ratios use CPU time: on a busy machine wall time also counts waiting for a core.")

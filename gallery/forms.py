@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -11,13 +14,13 @@ class MultipleFileInput(forms.ClearableFileInput):
 class MultipleFileField(forms.FileField):
     """Several files under one name; each is checked by the upload service."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/png,image/jpeg"}))
         # The upload service explains an empty file by its name, with the others.
         kwargs.setdefault("allow_empty_file", True)
         super().__init__(*args, **kwargs)
 
-    def clean(self, data, initial=None) -> list:
+    def clean(self, data: Any, initial: Any = None) -> list[UploadedFile[bytes]]:
         items = [item for item in (data if isinstance(data, list | tuple) else [data]) if item]
         if not items:
             if self.required:
@@ -34,7 +37,9 @@ class MultipleFileField(forms.FileField):
 
 
 class UploadForm(forms.Form):
-    files = MultipleFileField(
+    # The ignore: a field named "files" shadows BaseForm.files (the bound files) in
+    # mypy's eyes only; Django's metaclass moves declared fields into base_fields.
+    files = MultipleFileField(  # type: ignore[assignment]
         label="Images",
         help_text="PNG or JPEG.",
         error_messages={"required": "Choose at least one PNG or JPEG image to upload."},
@@ -50,6 +55,7 @@ class ExpiringLinkForm(forms.Form):
         initial=3600,
     )
 
-    def __init__(self, *args, rendition_choices: list[tuple[str, str]], **kwargs) -> None:
+    def __init__(self, *args: Any, rendition_choices: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["rendition"].choices = rendition_choices
+        # The field declared above; self.fields holds it as a plain Field.
+        cast("forms.ChoiceField", self.fields["rendition"]).choices = rendition_choices

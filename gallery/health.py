@@ -10,6 +10,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from gallery.storage import signed
+
 logger = logging.getLogger(__name__)
 
 
@@ -25,7 +27,7 @@ def _database_ok() -> bool:
 
 def _storage_ok() -> bool:
     try:
-        default_storage.health_check()
+        signed(default_storage).health_check()
     except Exception:
         logger.exception("Health check: the file storage does not answer")
         return False

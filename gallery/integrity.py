@@ -57,7 +57,7 @@ def _stuck_line(image: Image) -> str:
 
 
 def _stored_names() -> set[str]:
-    names = set()
+    names: set[str] = set()
     for folder in FOLDERS:
         try:
             _, files = default_storage.listdir(folder)
@@ -87,7 +87,7 @@ def integrity_check(*, grace: timedelta = timedelta(hours=1)) -> Report:
         missing_files=[
             rendition
             for rendition in renditions
-            if rendition.file.name not in stored and not default_storage.exists(rendition.file.name)
+            if rendition.file_name not in stored and not default_storage.exists(rendition.file_name)
         ],
         stuck_images=list(
             Image.objects.filter(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import cast
 
 from django.conf import settings
 from django.db import models
@@ -83,6 +84,14 @@ class Rendition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.image} ({self.key})"
+
+    @property
+    def file_name(self) -> str:
+        """The stored file's name: a rendition always has one (the field is required).
+
+        A cast, not a check: FieldFile.name is typed ``str | None`` for an empty field.
+        """
+        return cast("str", self.file.name)
 
     @property
     def is_original(self) -> bool:

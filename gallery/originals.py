@@ -363,7 +363,8 @@ def _zero(tiff: bytearray, ranges: list[tuple[int, int]]) -> None:
 
 
 def _tag(entry: bytes, endian: str) -> int:
-    return struct.unpack_from(endian + "H", entry)[0]
+    tag: int = struct.unpack_from(endian + "H", entry)[0]
+    return tag
 
 
 # ---------------------------------------------------------------------------

@@ -91,7 +91,8 @@ _BAND_BYTES = 4 * 1024 * 1024
 # back to idle afterwards. PILLOW_BLOCK_SIZE, if set, wins.
 _PILLOW_BLOCK_BYTES = 64 * 1024 * 1024
 if "PILLOW_BLOCK_SIZE" not in os.environ:
-    Image.core.set_block_size(_PILLOW_BLOCK_BYTES)
+    # The ignore: Image.core is Pillow's C module, which its types do not re-export.
+    Image.core.set_block_size(_PILLOW_BLOCK_BYTES)  # type: ignore[attr-defined]
 
 EMPTY_MESSAGE = "The file is empty."
 UNSUPPORTED_MESSAGE = "This file is not a PNG or JPEG image. Only PNG and JPEG images are accepted."
@@ -574,7 +575,7 @@ def _banded_resample(
             reduced_size = (math.ceil((right - left) / step_x), math.ceil((bottom - top) / step_y))
             reduced = Image.new(part.mode, reduced_size)
         reduced.paste(part, (0, (band_top - top) // step_y))
-    assert reduced is not None  # the box holds at least one row
+    assert reduced is not None  # noqa: S101  (for mypy: the box holds at least one row)
     box = (
         (decoded.box[0] - left) / step_x,
         (decoded.box[1] - top) / step_y,

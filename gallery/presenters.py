@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from gallery import access
 from gallery.models import Image, Rendition
+from gallery.storage import signed
 
 # Thumbnails are laid out at this CSS height; srcset offers the taller ones
 # to denser screens.
@@ -44,7 +45,7 @@ class RenditionView:
         (an RSA signature with CloudFront) is the costly part of a page.
         """
         file = self.rendition.file
-        return file.storage.url_until(file.name, self.display_expires_at)
+        return signed(file.storage).url_until(self.rendition.file_name, self.display_expires_at)
 
     @property
     def key(self) -> str:
@@ -78,7 +79,7 @@ class ImageCard:
     @property
     def srcset(self) -> str:
         return ", ".join(
-            f"{view.display_url} {view.rendition.thumbnail_height / DISPLAY_HEIGHT:g}x"
+            f"{view.display_url} {(view.rendition.thumbnail_height or 0) / DISPLAY_HEIGHT:g}x"
             for view in self.thumbnails
         )
 

@@ -65,7 +65,8 @@ def _original_bytes(original: Rendition) -> bytes:
     if just_stored is not None and just_stored[0] == original.file.name:
         return just_stored[1]
     with original.file.open("rb") as stored:
-        return stored.read()
+        data: bytes = stored.read()
+        return data
 
 
 # How long a render's claim keeps other workers off an image. Far above the

@@ -34,7 +34,7 @@ from gallery.errors import (
 from gallery.files import file_store, files_delete_quietly
 from gallery.models import ORIGINAL, Image, Rendition
 from gallery.rendering import decode_budget
-from gallery.storage import expiry_timestamp
+from gallery.storage import expiry_timestamp, signed
 
 logger = logging.getLogger(__name__)
 
@@ -63,13 +63,13 @@ def clean_label(filename: str | None) -> str:
     return label or "image"
 
 
-def _read_upload(file: UploadedFile) -> bytes:
+def _read_upload(file: UploadedFile[bytes]) -> bytes:
     limit = settings.SMALLIMAGE_MAX_UPLOAD_BYTES
     too_large = InvalidImage(f"This file is larger than the limit of {limit / 1_000_000:g} MB.")
     if file.size is not None and file.size > limit:
         raise too_large
     file.seek(0)
-    data = file.read(limit + 1)
+    data: bytes = file.read(limit + 1)
     if len(data) > limit:
         raise too_large
     return data
@@ -78,7 +78,7 @@ def _read_upload(file: UploadedFile) -> bytes:
 DELETE_FAILED = "We could not delete this image just now. Please try again in a moment."
 
 
-def image_upload(*, owner: User, file: UploadedFile) -> Image:
+def image_upload(*, owner: User, file: UploadedFile[bytes]) -> Image:
     """Validate and store an uploaded image, then have its thumbnails rendered."""
     data = _read_upload(file)
     # A busy budget refuses here, before anything is stored.
@@ -147,7 +147,7 @@ def image_delete(*, image: Image) -> None:
     renditions = sorted(image.renditions.all(), key=lambda r: r.is_original)
     for rendition in renditions:
         try:
-            rendition.file.storage.delete(rendition.file.name)
+            rendition.file.storage.delete(rendition.file_name)
         except Exception as error:
             logger.exception("Could not delete stored file %s", rendition.file.name)
             raise StorageUnavailable(DELETE_FAILED) from error
@@ -183,5 +183,5 @@ def link_create(*, image: Image, rendition: str, expires_in: int) -> Link:
         raise InvalidLink(f"A link must last between {low} and {high} seconds.")
     target = rendition_for_key(image=image, key=rendition)
     expires_at = expiry_timestamp(expires_in)
-    url = target.file.storage.url_until(target.file.name, expires_at)
+    url = signed(target.file.storage).url_until(target.file_name, expires_at)
     return Link(url=url, expires_at=datetime.fromtimestamp(expires_at, tz=UTC), rendition=target)

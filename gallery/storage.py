@@ -14,11 +14,12 @@ import threading
 from collections import OrderedDict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol, cast
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import FileSystemStorage, Storage
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -37,6 +38,25 @@ def expiry_timestamp(expire: int) -> int:
 
 def _signature(name: str, expires: int) -> str:
     return _signer.signature(f"{name}\n{expires}")
+
+
+class SignedStorage(Protocol):
+    """What SmallImage asks of its file storage beyond Django's ``Storage``."""
+
+    def url(self, name: str, expire: int | None = None) -> str: ...
+
+    def url_until(self, name: str, expires_at: int) -> str: ...
+
+    def health_check(self) -> None: ...
+
+
+def signed(storage: Storage) -> SignedStorage:
+    """`storage` as what it is: STORAGES["default"] is always one of the classes below.
+
+    Only for the type checker (a cast, no check at run time): Django's stubs know
+    a file field's storage and ``default_storage`` as a plain ``Storage``.
+    """
+    return cast("SignedStorage", storage)
 
 
 class Verdict(enum.Enum):
@@ -64,7 +84,9 @@ def verify(name: str, expires: str, signature: str) -> Verdict:
 class SignedFileSystemStorage(FileSystemStorage):
     """Local files that are never served raw, only through signed, expiring links."""
 
-    def url(self, name: str, expire: int | None = None) -> str:
+    # The ignore: Storage.url takes `str | None` and no expiry; every caller here
+    # passes a name, and the expiry is the point of this interface.
+    def url(self, name: str, expire: int | None = None) -> str:  # type: ignore[override]
         if expire is None:
             expire = settings.SMALLIMAGE_DISPLAY_URL_SECONDS
         return self.url_until(name, expiry_timestamp(expire))
@@ -86,7 +108,8 @@ class SignedFileSystemStorage(FileSystemStorage):
 S3_MAX_PRESIGN_SECONDS = 7 * 24 * 60 * 60
 
 
-class PrivateS3Storage(S3Storage):
+# The ignore: django-storages ships no types, so mypy sees S3Storage as Any.
+class PrivateS3Storage(S3Storage):  # type: ignore[misc]
     """A private S3 bucket whose URLs are CloudFront signed URLs, or S3 presigned ones.
 
     With a CloudFront domain (``custom_domain``) and key pair configured, every
@@ -96,7 +119,7 @@ class PrivateS3Storage(S3Storage):
     address than the app does (MinIO inside docker compose).
     """
 
-    def get_default_settings(self) -> dict:
+    def get_default_settings(self) -> dict[str, Any]:
         return {
             **super().get_default_settings(),
             "default_acl": None,  # objects inherit the private bucket's policy
@@ -109,12 +132,12 @@ class PrivateS3Storage(S3Storage):
     # a page of thumbnails need not cost an RSA signature per image per view.
     SIGNED_URLS_KEPT = 4096
 
-    def __init__(self, **settings_) -> None:
+    def __init__(self, **settings_: Any) -> None:
         super().__init__(**settings_)
         self._signed: OrderedDict[tuple[str, int], str] = OrderedDict()
         self._signed_lock = threading.Lock()
 
-    def url(self, name: str, expire: int | None = None, **kwargs) -> str:
+    def url(self, name: str, expire: int | None = None, **kwargs: Any) -> str:
         if expire is None:
             expire = settings.SMALLIMAGE_DISPLAY_URL_SECONDS
         if not (self.custom_domain and self.cloudfront_signer):
@@ -142,11 +165,12 @@ class PrivateS3Storage(S3Storage):
     def _sign(self, key: str, expires_at: int) -> str:
         if self.custom_domain and self.cloudfront_signer:
             resource = f"{self.url_protocol}//{self.custom_domain}/{filepath_to_uri(key)}"
-            return self.cloudfront_signer.generate_presigned_url(
+            url: str = self.cloudfront_signer.generate_presigned_url(
                 resource, date_less_than=datetime.fromtimestamp(expires_at, tz=UTC)
             )
+            return url
         lifetime = max(1, expires_at - int(timezone.now().timestamp()))
-        return self._signing_client().generate_presigned_url(
+        presigned: str = self._signing_client().generate_presigned_url(
             "get_object",
             Params={
                 "Bucket": self.bucket_name,
@@ -157,12 +181,13 @@ class PrivateS3Storage(S3Storage):
             },
             ExpiresIn=min(lifetime, S3_MAX_PRESIGN_SECONDS),
         )
+        return presigned
 
     def health_check(self) -> None:
         """Raise unless the bucket exists and these credentials reach it."""
         self.connection.meta.client.head_bucket(Bucket=self.bucket_name)
 
-    def _signing_client(self):
+    def _signing_client(self) -> Any:  # a boto3 S3 client (boto3 ships no types)
         """A client that signs for the address browsers use; signing needs no network."""
         if not self.public_endpoint_url:
             return self.connection.meta.client

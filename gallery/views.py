@@ -1,14 +1,15 @@
 from __future__ import annotations
 
 import mimetypes
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
@@ -22,6 +23,7 @@ from django.views.decorators.http import (
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
+from accounts.models import User
 from gallery import access, limits, presenters, selectors, services, storage
 from gallery.errors import GalleryError
 from gallery.forms import ExpiringLinkForm, UploadForm
@@ -30,7 +32,13 @@ from gallery.presenters import ImageCard
 
 
 class HtmxHttpRequest(HttpRequest):
+    """A request through django-htmx's middleware, from a signed-in user.
+
+    Every view typed with it is ``@login_required``, so ``user`` is never anonymous.
+    """
+
     htmx: HtmxDetails
+    user: User
 
 
 def _refused(response: HttpResponse, errors: Iterable[GalleryError]) -> HttpResponse:
@@ -43,7 +51,7 @@ def _refused(response: HttpResponse, errors: Iterable[GalleryError]) -> HttpResp
     for error in errors:
         response.status_code = max(response.status_code, error.status_code)
         if error.retry_after is not None:
-            wait = max(int(response.get("Retry-After", 0)), error.retry_after)
+            wait = max(int(response.get("Retry-After", "0")), error.retry_after)
             response["Retry-After"] = str(wait)
     return response
 
@@ -86,7 +94,7 @@ def image_upload(request: HtmxHttpRequest) -> HttpResponse:
                 refusals.append(error)
                 errors.append(f"{services.clean_label(file.name)}: {error}")
     else:
-        errors.extend(form.errors["files"])
+        errors.extend(str(message) for message in form.errors["files"])
 
     if request.htmx:
         images = selectors.image_list(owner=request.user).filter(pk__in=[i.pk for i in uploaded])
@@ -100,8 +108,8 @@ def image_upload(request: HtmxHttpRequest) -> HttpResponse:
 
     for image in uploaded:
         messages.success(request, f"Uploaded {image.name}.")
-    for error in errors:
-        messages.error(request, error)
+    for message in errors:
+        messages.error(request, message)
     return redirect("gallery:image_list")
 
 
@@ -159,7 +167,7 @@ def image_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     return render(request, "gallery/image_confirm_delete.html", {"image": image})
 
 
-def _link_form(card: ImageCard, data: dict | None = None) -> ExpiringLinkForm | None:
+def _link_form(card: ImageCard, data: Mapping[str, Any] | None = None) -> ExpiringLinkForm | None:
     if not card.can_make_expiring_links:
         return None
     return ExpiringLinkForm(data, rendition_choices=card.link_choices)
@@ -213,7 +221,7 @@ def share(request: HttpRequest, share_token: str) -> HttpResponse:
     if not access.rendition_reachable(rendition):
         raise Http404("This link does not lead to an image.")
     expire = settings.SMALLIMAGE_SHARE_REDIRECT_SECONDS
-    return redirect(rendition.file.storage.url(rendition.file.name, expire=expire))
+    return redirect(storage.signed(rendition.file.storage).url(rendition.file_name, expire=expire))
 
 
 def _reachable_file(name: str) -> bool:
@@ -226,7 +234,7 @@ def _reachable_file(name: str) -> bool:
 
 
 @require_safe
-def file_serve(request: HttpRequest, name: str) -> HttpResponse:
+def file_serve(request: HttpRequest, name: str) -> HttpResponseBase:
     """Stream a stored file to whoever holds a valid signed link to it (embedded default)."""
     expires = request.GET.get("expires", "")
     verdict = storage.verify(name, expires, request.GET.get("signature", ""))

@@ -11,9 +11,11 @@ import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -90,6 +92,10 @@ def _secret_key() -> str:
     return key
 
 
+# Classes that django-stubs makes generic (ModelAdmin[Tier], ModelForm[Tier]) can then
+# be subscripted at run time too. django_tasks calls it as well; we need not lean on that.
+django_stubs_ext.monkeypatch()
+
 DEBUG = env_bool("DJANGO_DEBUG", False)
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
@@ -164,7 +170,7 @@ TEMPLATES = [
 POSTGRES_SCHEMES = {"postgres", "postgresql"}
 
 
-def _database_from_url(url: str) -> dict:
+def _database_from_url(url: str) -> dict[str, Any]:
     """DATABASE_URL through dj-database-url, PostgreSQL only.
 
     Messages name the scheme at most, never the URL: it may carry a password.
@@ -176,8 +182,12 @@ def _database_from_url(url: str) -> dict:
                 "DATABASE_URL must be a postgres:// or postgresql:// URL, not "
                 + (f"{scheme}://" if scheme else "one without a scheme")
             )
-        database = dj_database_url.parse(
-            url, conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 60), conn_health_checks=True
+        # A plain dict, not the parser's TypedDict: HOST and PORT move in from
+        # OPTIONS below, by names in variables.
+        database: dict[str, Any] = dict(
+            dj_database_url.parse(
+                url, conn_max_age=env_int("DJANGO_CONN_MAX_AGE", 60), conn_health_checks=True
+            )
         )
     except ValueError:
         # Not the parser's own message: urllib's may quote the netloc, password and all.
@@ -198,7 +208,7 @@ def _database_from_url(url: str) -> dict:
     return {**database, "HOST": str(database["HOST"]), "PORT": str(database["PORT"])}
 
 
-def _database_from_environment() -> dict:
+def _database_from_environment() -> dict[str, Any]:
     """PostgreSQL from DATABASE_URL or POSTGRES_*; otherwise the embedded SQLite file."""
     url = env_str("DATABASE_URL")
     if url:
@@ -282,7 +292,7 @@ def _cloudfront_key() -> str | None:
 if env_str("AWS_STORAGE_BUCKET_NAME"):
     # Production: a private bucket; links are S3 presigned URLs, or CloudFront
     # signed URLs when a CloudFront domain and key pair are configured.
-    DEFAULT_STORAGE = {
+    DEFAULT_STORAGE: dict[str, Any] = {
         "BACKEND": "gallery.storage.PrivateS3Storage",
         "OPTIONS": {
             "bucket_name": env_str("AWS_STORAGE_BUCKET_NAME"),
@@ -367,7 +377,7 @@ TASKS = {"default": {"BACKEND": TASK_BACKENDS[env_str("SMALLIMAGE_TASKS", "immed
 
 # The token API (api/): knox tokens for programs, the browser session (with
 # CSRF) for the docs page and scripts run from a signed-in browser.
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

@@ -205,7 +205,7 @@ class World:
         user = self.users[role]
         if case.api and not case.name.startswith("api:schema") and case.name != "api:docs":
             token = AuthToken.objects.create(user)[1]
-            return Client(HTTP_AUTHORIZATION=f"Token {token}")
+            return Client(headers={"authorization": f"Token {token}"})
         client.force_login(user)
         return client
 

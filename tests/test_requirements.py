@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -70,3 +71,14 @@ def test_lock_files_are_plain_exact_pins(lock):
     assert "\n-" not in text and not text.startswith("-")
     odd = [line for line in requirement_lines(lock) if not LOCKED_LINE.fullmatch(line)]
     assert not odd
+
+
+def test_pre_commit_hooks_run_the_locked_versions():
+    """The optional pre-commit hooks lint with the same tools `make lint` installs."""
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    revs = {repo["repo"].rsplit("/", 1)[-1]: repo["rev"] for repo in config["repos"]}
+    locked = pins("requirements-dev.txt")
+    assert revs == {
+        "django-upgrade": locked["django-upgrade"],
+        "ruff-pre-commit": f"v{locked['ruff']}",
+    }

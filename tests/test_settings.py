@@ -77,7 +77,7 @@ def test_production_refuses_a_weak_secret_key(load_settings, key):
 
 def test_the_env_example_placeholder_is_named_as_such(load_settings):
     """Should .env.example change its placeholder, settings must learn the new one."""
-    with pytest.raises(ImproperlyConfigured, match="placeholder from .env.example"):
+    with pytest.raises(ImproperlyConfigured, match=r"placeholder from \.env\.example"):
         load_settings(DJANGO_DEBUG="0", DJANGO_SECRET_KEY=env_example_secret_key())
 
 
@@ -233,6 +233,6 @@ def test_database_url_other_than_postgres_is_refused_by_name(load_settings, url,
     ],
 )
 def test_a_malformed_database_url_is_refused_without_its_password(load_settings, url):
-    with pytest.raises(ImproperlyConfigured, match="^DATABASE_URL is not a valid URL") as refusal:
+    with pytest.raises(ImproperlyConfigured, match=r"^DATABASE_URL is not a valid URL") as refusal:
         database(load_settings, DATABASE_URL=url)
     assert "secret" not in str(refusal.value)

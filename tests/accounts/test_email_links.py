@@ -29,9 +29,11 @@ def hostile(settings) -> Client:
     settings.USE_X_FORWARDED_HOST = True
     settings.SMALLIMAGE_BASE_URL = BASE_URL
     return Client(
-        HTTP_HOST=f"{EVIL}:666",
-        HTTP_X_FORWARDED_HOST=f"{EVIL}:666",
-        HTTP_X_FORWARDED_PORT="666",
+        headers={
+            "host": f"{EVIL}:666",
+            "x-forwarded-host": f"{EVIL}:666",
+            "x-forwarded-port": "666",
+        }
     )
 
 

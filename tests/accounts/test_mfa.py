@@ -86,7 +86,7 @@ def test_codes_of_other_periods_and_other_secrets_are_refused(basic_user):
         assert services.mfa_code_verify(user=basic_user, code=other) is False
 
 
-@pytest.mark.parametrize("code", ["", "   ", "abcdef", "1" * 200, "１２３４５６"])
+@pytest.mark.parametrize("code", ["", "   ", "abcdef", "1" * 200, "１２３４５６"])  # noqa: RUF001  (fullwidth digits on purpose)
 def test_junk_is_refused(basic_user, code):
     with_totp(basic_user)
     assert services.mfa_code_verify(user=basic_user, code=code) is False

@@ -130,7 +130,7 @@ class TestS3:
         assert s3.keys() == sorted(r.file.name for r in renditions.values())
         assert len(s3.keys()) == 3
         for key in ["200", "400"]:
-            status, body, content_type = fetch(default_storage.url(renditions[key].file.name))
+            status, body, _content_type = fetch(default_storage.url(renditions[key].file.name))
             assert status == 200
             with PILImage.open(BytesIO(body)) as thumbnail:
                 assert thumbnail.height == int(key)

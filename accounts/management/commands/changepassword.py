@@ -12,7 +12,7 @@ from accounts.models import User
 
 
 class Command(changepassword.Command):
-    def handle(self, *args: Any, **options: Any) -> str:
+    def handle(self, *args: Any, **options: Any) -> str | None:
         message = super().handle(*args, **options)
         username = options["username"] or getpass.getuser()
         user = User._default_manager.db_manager(options["database"]).get_by_natural_key(username)

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 import secrets
+from argparse import ArgumentParser
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Tier, User
 from accounts.services import password_set, user_create
+
+# What the table shows for an existing account whose password was kept.
+UNCHANGED = "(unchanged)"
 
 DEMO_ACCOUNTS = [
     # username, tier, superuser
@@ -20,14 +25,14 @@ DEMO_ACCOUNTS = [
 class Command(BaseCommand):
     help = "Create one demo account per built-in tier and an admin (DEBUG only)."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument(
             "--reset-passwords",
             action="store_true",
             help="Give existing demo accounts new passwords and print them.",
         )
 
-    def handle(self, *args, reset_passwords: bool, **options) -> None:
+    def handle(self, *args: Any, reset_passwords: bool, **options: Any) -> None:
         if not settings.DEBUG:
             raise CommandError("Demo accounts are only made when DEBUG is on (DJANGO_DEBUG=1).")
         rows = []
@@ -45,13 +50,13 @@ class Command(BaseCommand):
             elif reset_passwords:
                 password_set(user=user, password=password)
             else:
-                password = "(unchanged)"
+                password = UNCHANGED
             rows.append((username, tier_name + (", admin" if is_superuser else ""), password))
 
         self.stdout.write("\nDemo accounts (sign in at http://127.0.0.1:8000/):")
         for username, plan, password in rows:
             self.stdout.write(f"  {username:<11} {plan:<19} {password}")
-        if any(password == "(unchanged)" for *_, password in rows):
+        if any(password == UNCHANGED for *_, password in rows):
             self.stdout.write(
                 "New passwords: .venv/bin/python manage.py demo_accounts --reset-passwords"
             )

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from argparse import ArgumentParser
 from datetime import timedelta
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -10,7 +12,7 @@ from gallery.integrity import integrity_check, integrity_repair
 class Command(BaseCommand):
     help = "Report where the database and the file storage disagree; --repair fixes it."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: ArgumentParser) -> None:
         parser.add_argument("--repair", action="store_true", help="Fix what is found.")
         parser.add_argument(
             "--grace",
@@ -20,7 +22,7 @@ class Command(BaseCommand):
             help="Leave alone what changed this recently (uploads in flight). Default 3600.",
         )
 
-    def handle(self, *args, repair: bool, grace: int, **options) -> None:
+    def handle(self, *args: Any, repair: bool, grace: int, **options: Any) -> None:
         report = integrity_check(grace=timedelta(seconds=grace))
         for line in report.lines():
             self.stdout.write(line)
