@@ -32,8 +32,8 @@ class PublicSite:
 
 
 def public_site() -> PublicSite:
-    host = urlsplit(settings.SMALLIMAGE_BASE_URL).netloc
-    return PublicSite(domain=host, name=host)
+    # The product's name where allauth's emails greet and prefix their subjects.
+    return PublicSite(domain=urlsplit(settings.SMALLIMAGE_BASE_URL).netloc, name="SmallImage")
 
 
 def on_public_base(url: str) -> str:
@@ -48,6 +48,15 @@ def _is_absolute_url(value: object) -> bool:
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    error_messages = {
+        **DefaultAccountAdapter.error_messages,
+        # allauth's "Try again later" leaves a locked-out owner guessing.
+        "too_many_login_attempts": (
+            "Too many failed login attempts for this account. Try again in a few minutes, "
+            "or reset your password by email."
+        ),
+    }
+
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         return settings.SMALLIMAGE_SIGNUP_OPEN
 

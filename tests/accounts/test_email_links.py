@@ -59,8 +59,9 @@ def test_password_reset_link_is_on_the_base_url_and_works(hostile, basic_user, m
     assert response.status_code == 302
     [message] = mailoutbox
     [link] = links_in(message)
-    assert message.subject == "[images.example.com] Password Reset Email"
-    assert "images.example.com" in message.body  # the greeting names the real site
+    assert message.subject == "[SmallImage] Password Reset Email"
+    assert "Hello from SmallImage!" in message.body  # the product, not a host
+    assert "images.example.com" in message.body  # the sign-off names the real site
 
     form_page = hostile.get(path_of(link), follow=True)
     assert form_page.status_code == 200

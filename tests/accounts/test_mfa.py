@@ -360,3 +360,26 @@ def test_api_code_guesses_lock_the_sign_in_pages_code_form(basic_user):
 
 def test_accounts_without_two_factor_need_no_code(basic_user):
     assert api_login(basic_user).status_code == 200
+
+
+def test_the_two_factor_page_says_when_an_email_must_be_verified_first(login, builtin_tiers):
+    from allauth.account.models import EmailAddress
+
+    user = UserFactory()
+    address = EmailAddress.objects.create(user=user, email=user.email, verified=False)
+    page = login(user).get(reverse("mfa_index")).content.decode()
+    assert "needs a verified email address first" in page
+    assert reverse("account_email") in page
+    address.verified = True
+    address.save()
+    assert (
+        "needs a verified email address"
+        not in login(user).get(reverse("mfa_index")).content.decode()
+    )
+
+
+def test_the_code_prompt_says_recovery_codes_go_in_the_same_box(client, basic_user):
+    with_totp(basic_user)
+    client.post("/accounts/login/", {"login": basic_user.username, "password": PASSWORD})
+    page = client.get(reverse("mfa_authenticate")).content.decode()
+    assert "or one of your recovery codes" in page
