@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import json
 import os
 import random
 import sys
@@ -86,12 +85,8 @@ class Client:
             self.uploaded.append(image["id"])
             self.remember(image)
 
-        return h.timed(
-            "upload",
-            lambda: h.upload(self.base_url, self.token, data, name, "image/jpeg"),
-            201,
-            keep,
-        )[0]
+        upload = functools.partial(h.upload, self.base_url, self.token, data, name, "image/jpeg")
+        return h.timed("upload", upload, 201, keep)
 
     def list_newest(self) -> h.Sample:
         url = f"{self.base_url}/api/v1/images/?page_size={LIST_PAGE_SIZE}"
@@ -100,7 +95,7 @@ class Client:
             for image in response.json()["results"]:
                 self.remember(image)
 
-        return h.timed("list", lambda: h.fetch(url, token=self.token), 200, keep)[0]
+        return h.timed("list", lambda: h.fetch(url, token=self.token), 200, keep)
 
     def make_link(self) -> h.Sample:
         public_id = self.rng.choice(self.uploaded)
@@ -110,16 +105,16 @@ class Client:
             # Not rendered yet as far as this client has seen (only with --worker).
             rendition = "original"
             self.links_to_original_instead += 1
-        payload = json.dumps({"rendition": rendition, "expires_in": expires_in}).encode()
-        url = f"{self.base_url}/api/v1/images/{public_id}/links/"
+        link = functools.partial(
+            h.fetch,
+            f"{self.base_url}/api/v1/images/{public_id}/links/",
+            method="POST",
+            token=self.token,
+            payload={"rendition": rendition, "expires_in": expires_in},
+        )
         return h.timed(
-            "link",
-            lambda: h.fetch(
-                url, method="POST", token=self.token, body=payload, content_type="application/json"
-            ),
-            201,
-            lambda response: self.expiring_urls.append(response.json()["url"]),
-        )[0]
+            "link", link, 201, lambda response: self.expiring_urls.append(response.json()["url"])
+        )
 
     def next_request(self, photos: list[bytes]) -> h.Sample:
         draw = self.rng.random()
@@ -301,7 +296,7 @@ def run(config: Config, work: Path, database_url: str | None, photos: list[bytes
         inventory = settled_inventory(clients, READY_TIMEOUT)
         links = check_links(clients, inventory)
     # With the app stopped, nothing is in flight: --grace 0 may judge every file.
-    check = h.manage(env, "gallery_check", "--grace", "0")
+    check = h.manage(env, "gallery_check", "--grace", "0", check=False)
     return Result(
         samples=[sample for client in clients for sample in client.samples],
         planned=config.clients * config.requests_per_client,
