@@ -471,6 +471,12 @@ def summarise_log(log: Path) -> LogSummary:
     return LogSummary(log.name, problems, lines[-LOG_TAIL_LINES:])
 
 
+def print_log_problems(logs: list[LogSummary], indent: str = "") -> None:
+    for log in logs:
+        if problems := log.problems:
+            print(f"{indent}{log.name}: {len(problems)} problem lines, first: {problems[0]}")
+
+
 # --- the app -----------------------------------------------------------------------------------
 
 

@@ -351,9 +351,7 @@ def print_report(config: Config, database_label: str, result: Result) -> None:
     print(f"gallery_check --grace 0: exit {result.check_status}: {last}")
     for line in check_lines[:-1][:10]:
         print(f"  {line}")
-    for log in result.logs:
-        if log.problems:
-            print(f"{log.name}: {len(log.problems)} problem lines, first: {log.problems[0]}")
+    h.print_log_problems(result.logs)
     verdict = [
         f"{result.errors} errors (target 0)",
         f"{result.lost} lost images (target 0)",

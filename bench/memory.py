@@ -160,7 +160,7 @@ class ModeResult:
     after_mb: float = 0.0
     wall: float = 0.0
     answers: list[Answer] = field(default_factory=list)
-    log_problems: list[str] = field(default_factory=list)
+    logs: list[h.LogSummary] = field(default_factory=list)
 
     @property
     def over_idle(self) -> float:
@@ -224,7 +224,7 @@ def run_mode(
         ]
         result.peak_mb = status_mb(pid, "VmHWM") if result.peak_reset else 0.0
         result.after_mb = status_mb(pid, "VmRSS")
-    result.log_problems = h.summarise_log(log).problems
+    result.logs.append(h.summarise_log(log))
     return result
 
 
@@ -265,11 +265,7 @@ def print_report(results: list[ModeResult], data: bytes, count: int) -> bool:
             print(line)
         for problem in result.problems:
             print(f"  error: {problem}")
-        if result.log_problems:
-            print(
-                f"  gunicorn log: {len(result.log_problems)} problem lines,"
-                f" first: {result.log_problems[0]}"
-            )
+        h.print_log_problems(result.logs, indent="  ")
     return h.print_checks(
         [
             h.Check(
