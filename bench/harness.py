@@ -584,14 +584,6 @@ def postgres_cluster(bin_dir: Path) -> Iterator[str]:
     if as_user:  # mkdtemp makes it 0700 and ours; /tmp lets the postgres user through
         shutil.chown(root, user=PG_USER, group=PG_USER)
     data, log = root / "data", root / "server.log"
-
-    def pg(program: str, *args: str) -> subprocess.CompletedProcess[str]:
-        # cwd: the postgres user may not be allowed into ours; stdin: keep off the terminal.
-        command = [*as_user, str(bin_dir / program), *args]
-        return subprocess.run(
-            command, cwd=root, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60
-        )
-
     stop = [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
     watchdog = subprocess.Popen(
         [sys.executable, "-c", _PG_WATCHDOG, str(root), *stop],
@@ -608,7 +600,12 @@ def postgres_cluster(bin_dir: Path) -> Iterator[str]:
             ("pg_ctl", "-D", str(data), "-l", str(log), "-w", "start",
              "-o", f"-k {shlex.quote(str(root))} -p {PG_PORT} {PG_OPTIONS}"),
         ):  # fmt: skip
-            result = pg(program, *args)
+            # cwd: the postgres user may not be allowed into ours; stdin: keep off the terminal.
+            command = [*as_user, str(bin_dir / program), *args]
+            result = subprocess.run(
+                command, cwd=root, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                timeout=60,
+            )  # fmt: skip
             if result.returncode != 0:
                 server_log = log.read_text(errors="replace") if log.exists() else ""
                 raise BenchError(
