@@ -1,9 +1,7 @@
-"""What the benchmarks in bench/ share: servers, clients, timing and the report.
+"""What the scripts in bench/ share: servers, clients, timing and the report.
 
-Everything here stays on loopback and in temporary directories, and every wait
-is bounded, so that a broken app fails a run instead of hanging it. Nothing is
-imported from tests/ or pytest: a benchmark is not a test, and tests/ may change
-its helpers freely. Run the scripts from the repository root (see bench/README.md).
+Loopback and temporary directories only, every wait bounded, so that a broken app fails
+a run instead of hanging it. Nothing from tests/: a benchmark is not a test.
 """
 
 from __future__ import annotations
@@ -28,7 +26,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from email.message import Message
 from io import BytesIO
@@ -108,8 +106,12 @@ def fetch(
     token: str | None = None,
     body: bytes | None = None,
     content_type: str | None = None,
+    payload: object = None,
     opener: urllib.request.OpenerDirector = API_OPENER,
 ) -> Response:
+    """One request; `payload` is sent as a JSON body. Any status is returned, never raised."""
+    if payload is not None:
+        body, content_type = json.dumps(payload).encode(), "application/json"
     headers = {"Accept": "application/json"}
     if token:
         headers["Authorization"] = f"Token {token}"
@@ -119,29 +121,25 @@ def fetch(
     try:
         with opener.open(request, timeout=REQUEST_TIMEOUT) as answer:
             return Response(answer.status, answer.headers, answer.read())
-    except urllib.error.HTTPError as error:  # any status urllib does not call success
+    except urllib.error.HTTPError as error:
         with error:
             return Response(error.code, error.headers, error.read())
 
 
-def multipart(filename: str, data: bytes, content_type: str) -> tuple[bytes, str]:
-    """A multipart/form-data body holding one file as ``file``, and its Content-Type."""
+def upload(base_url: str, token: str, data: bytes, filename: str, content_type: str) -> Response:
+    """POST one file, as multipart/form-data field ``file``, to the token API."""
     boundary = secrets.token_hex(16)
     head = (
         f"--{boundary}\r\n"
         f'Content-Disposition: form-data; name="file"; filename="{filename}"\r\n'
         f"Content-Type: {content_type}\r\n\r\n"
-    ).encode()
-    return head + data + f"\r\n--{boundary}--\r\n".encode(), (
-        f"multipart/form-data; boundary={boundary}"
     )
-
-
-def upload(base_url: str, token: str, data: bytes, filename: str, content_type: str) -> Response:
-    """POST one file to the token API's upload endpoint."""
-    body, body_type = multipart(filename, data, content_type)
     return fetch(
-        f"{base_url}/api/v1/images/", method="POST", token=token, body=body, content_type=body_type
+        f"{base_url}/api/v1/images/",
+        method="POST",
+        token=token,
+        body=head.encode() + data + f"\r\n--{boundary}--\r\n".encode(),
+        content_type=f"multipart/form-data; boundary={boundary}",
     )
 
 
@@ -172,33 +170,28 @@ def timed(
     call: Callable[[], Response],
     expected: int,
     check: Callable[[Response], str | None] = lambda response: None,
-) -> tuple[Sample, Response | None]:
-    """Time one request. Any other status, or a problem `check` returns or raises on
-    reading the body, makes the sample an error; the response only with the status."""
+) -> Sample:
+    """Time one request: an error unless it answers `expected` and `check` finds no problem."""
     began = time.perf_counter()
     try:
         response = call()
     except REQUEST_FAILURES as error:
-        seconds = time.perf_counter() - began
-        return Sample(kind, None, seconds, f"{type(error).__name__}: {error}"), None
+        return Sample(kind, None, time.perf_counter() - began, f"{type(error).__name__}: {error}")
     seconds = time.perf_counter() - began
     if response.status != expected:
-        return Sample(kind, response.status, seconds, excerpt(response.body)), None
+        return Sample(kind, response.status, seconds, excerpt(response.body))
     try:
         problem = check(response)
     except (ValueError, KeyError, TypeError) as error:
         problem = f"bad body: {error!r}"
-    return Sample(kind, response.status, seconds, problem), response
+    return Sample(kind, response.status, seconds, problem)
 
 
-def released_together(calls: list[Callable[[], None]], timeout: float | None = None) -> float:
-    """Run each call in its own thread, all released at once; the wall time, in seconds.
-
-    Released together, so that the first ones do not run alone while the others start.
-    """
+def released_together(calls: Sequence[Callable[[], object]], timeout: float | None = None) -> float:
+    """Each call in a thread, all released at once (none runs alone); the wall time in s."""
     go = threading.Event()
 
-    def run(call: Callable[[], None]) -> None:
+    def run(call: Callable[[], object]) -> None:
         go.wait()
         call()
 
@@ -291,11 +284,8 @@ def encoded(image: Image.Image, fmt: str, **params: object) -> bytes:
 
 
 def photo_like(width: int, height: int, *, seed: int = 0) -> Image.Image:
-    """Gradients, hard-edged shapes and a little noise: a cheap photograph-like picture.
-
-    Pixel for pixel the one tests/gallery/images.py makes, so the load figures
-    measured before bench had its own copy still compare.
-    """
+    """Gradients, shapes and a little noise; pixel for pixel tests/gallery/images.py's,
+    so that older load figures still compare."""
     rng = random.Random(seed)
     horizontal = Image.linear_gradient("L").rotate(90).resize((width, height))
     vertical = Image.linear_gradient("L").resize((width, height))
@@ -328,12 +318,8 @@ def _two_tone(
 
 
 def photograph(width: int, height: int, *, seed: int, alpha: bool = False) -> Image.Image:
-    """A landscape-like picture that compresses like a photograph, not like a test card.
-
-    Sky and ground gradients, hills, texture at several scales, hard-edged objects
-    and thin lines, a slight lens blur and sensor noise; whole-image Pillow
-    operations, so 24 MP takes seconds. With `alpha`, a cut-out fading to the corners.
-    """
+    """A landscape that compresses like a photograph, not like a test card; whole-image
+    Pillow operations, so 24 MP takes seconds. `alpha`: a cut-out fading to the corners."""
     rng = random.Random(seed)
     size = (width, height)
     sky = _two_tone((70, 120, 200), (190, 215, 245), size)
@@ -412,20 +398,30 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def wait_listening(port: int, process: subprocess.Popen[bytes], log: Path, name: str) -> None:
+def wait_answering(url: str, process: subprocess.Popen[bytes], log: Path, status: int = 0) -> None:
+    """Until `url` answers (with `status`, unless 0); else BenchError with the process's log."""
     deadline = time.monotonic() + LISTEN_TIMEOUT
-    while time.monotonic() < deadline and process.poll() is None:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
-            return
-        time.sleep(0.1)
-    raise BenchError(f"{name} did not start. Its log:\n{log.read_text(errors='replace')}")
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            last = f"the process exited with status {process.returncode}"
+            break
+        try:
+            response = fetch(url)
+        except REQUEST_FAILURES as error:
+            last = f"{type(error).__name__}: {error}"
+        else:
+            if status in (0, response.status):
+                return
+            last = f"{response.status} {excerpt(response.body)}"
+        time.sleep(0.2)
+    raise BenchError(f"{url} did not answer ({last}). Its log:\n{log.read_text(errors='replace')}")
 
 
 @dataclass(frozen=True)
 class Server:
     base_url: str
     process: subprocess.Popen[bytes]
-    log: Path
 
 
 @contextlib.contextmanager
@@ -447,35 +443,12 @@ def gunicorn(
         # Its control socket would live in $HOME, shared by concurrent runs; unused here.
         "--no-control-socket",
     ]  # fmt: skip
-    server = Server(f"http://127.0.0.1:{port}", start_process(command, env, log), log)
+    server = Server(f"http://127.0.0.1:{port}", start_process(command, env, log))
     try:
-        _wait_healthy(server)
+        wait_answering(f"{server.base_url}/healthz", server.process, log, 200)
         yield server
     finally:
         stop_process(server.process)
-
-
-def _wait_healthy(server: Server) -> None:
-    deadline = time.monotonic() + LISTEN_TIMEOUT
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            last = f"gunicorn exited with status {server.process.returncode}"
-            break
-        try:
-            response = fetch(f"{server.base_url}/healthz")
-        except REQUEST_FAILURES as error:
-            last = f"{type(error).__name__}: {error}"
-        else:
-            if response.status == 200:
-                return
-            last = f"{response.status} {excerpt(response.body)}"
-        time.sleep(0.2)
-    raise BenchError(f"/healthz did not answer 200 ({last}). gunicorn's log:\n{log_text(server)}")
-
-
-def log_text(server: Server) -> str:
-    return server.log.read_text(errors="replace")
 
 
 LOG_MARKERS = ("Traceback", "[CRITICAL]", "[ERROR]", "Internal Server Error")
@@ -496,6 +469,12 @@ def summarise_log(log: Path) -> LogSummary:
     lines = log.read_text(errors="replace").splitlines() if log.exists() else []
     problems = [line for line in lines if any(marker in line for marker in LOG_MARKERS)]
     return LogSummary(log.name, problems, lines[-LOG_TAIL_LINES:])
+
+
+def print_log_problems(logs: list[LogSummary], indent: str = "") -> None:
+    for log in logs:
+        if problems := log.problems:
+            print(f"{indent}{log.name}: {len(problems)} problem lines, first: {problems[0]}")
 
 
 # --- the app -----------------------------------------------------------------------------------
@@ -520,29 +499,21 @@ def app_environment(var_dir: Path, *, tasks: str = "immediate") -> dict[str, str
     return env
 
 
-def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
+def manage(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`manage.py args`; with `check`, BenchError with its output unless it exits 0."""
+    command = [sys.executable, "manage.py", *args]
+    result = subprocess.run(
+        command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True,
         timeout=SETUP_TIMEOUT,
-        check=False,
-    )
-
-
-def must_manage(env: dict[str, str], *args: str) -> str:
-    result = manage(env, *args)
-    if result.returncode != 0:
+    )  # fmt: skip
+    if check and result.returncode != 0:
         raise BenchError(f"manage.py {args[0]} failed:\n{result.stdout}{result.stderr}")
-    return result.stdout
+    return result
 
 
 def shell(env: dict[str, str], code: str, **extra: str) -> Any:
     """Run `code` in `manage.py shell` with `extra` in its environment; the JSON it prints last."""
-    output = must_manage({**env, **extra}, "shell", "-v", "0", "-c", code)
+    output = manage({**env, **extra}, "shell", "-v", "0", "-c", code).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -568,10 +539,9 @@ print(json.dumps(tokens))
 
 
 def prepare_app(env: dict[str, str], usernames: list[str], password: str = "") -> dict[str, str]:
-    """Migrate, make the cache table and Enterprise users (a random password unless
-    given); a token per username."""
-    must_manage(env, "migrate", "--noinput")
-    must_manage(env, "createcachetable")
+    """Migrate, the cache table, Enterprise users (random password unless given); tokens."""
+    manage(env, "migrate", "--noinput")
+    manage(env, "createcachetable")
     return shell(env, _MAKE_USERS, BENCH_USERS=" ".join(usernames), BENCH_PASSWORD=password)
 
 
@@ -614,14 +584,6 @@ def postgres_cluster(bin_dir: Path) -> Iterator[str]:
     if as_user:  # mkdtemp makes it 0700 and ours; /tmp lets the postgres user through
         shutil.chown(root, user=PG_USER, group=PG_USER)
     data, log = root / "data", root / "server.log"
-
-    def pg(program: str, *args: str) -> subprocess.CompletedProcess[str]:
-        # cwd: the postgres user may not be allowed into ours; stdin: keep off the terminal.
-        command = [*as_user, str(bin_dir / program), *args]
-        return subprocess.run(
-            command, cwd=root, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60
-        )
-
     stop = [*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
     watchdog = subprocess.Popen(
         [sys.executable, "-c", _PG_WATCHDOG, str(root), *stop],
@@ -638,7 +600,12 @@ def postgres_cluster(bin_dir: Path) -> Iterator[str]:
             ("pg_ctl", "-D", str(data), "-l", str(log), "-w", "start",
              "-o", f"-k {shlex.quote(str(root))} -p {PG_PORT} {PG_OPTIONS}"),
         ):  # fmt: skip
-            result = pg(program, *args)
+            # cwd: the postgres user may not be allowed into ours; stdin: keep off the terminal.
+            command = [*as_user, str(bin_dir / program), *args]
+            result = subprocess.run(
+                command, cwd=root, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                timeout=60,
+            )  # fmt: skip
             if result.returncode != 0:
                 server_log = log.read_text(errors="replace") if log.exists() else ""
                 raise BenchError(

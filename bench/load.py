@@ -4,13 +4,8 @@
     .venv/bin/python bench/load.py --worker            # thumbnails rendered by a db_worker
     .venv/bin/python bench/load.py --database sqlite   # the embedded SQLite default
 
-Each client is a thread with its own Enterprise user and token making a seeded
-mix of ~30% uploads (1600x1200 photograph-like JPEGs), 40% lists of its newest
-24 images and 30% expiring links to one of its images; an error is any status
-but 201 / 200 / 201. Afterwards every image must be listed (with --worker,
-after a bounded wait until all are ready), one share link and one expiring link
-per client must deliver an image, and ``manage.py gallery_check --grace 0`` must
-be clean: PASS or FAIL, exit status 1 on FAIL. See bench/README.md.
+Targets: no request errors, no image lost, every image ready, the links checked deliver
+an image, ``gallery_check --grace 0`` clean; exit status 1 on FAIL. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -18,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import json
 import os
 import random
 import sys
@@ -86,12 +80,8 @@ class Client:
             self.uploaded.append(image["id"])
             self.remember(image)
 
-        return h.timed(
-            "upload",
-            lambda: h.upload(self.base_url, self.token, data, name, "image/jpeg"),
-            201,
-            keep,
-        )[0]
+        upload = functools.partial(h.upload, self.base_url, self.token, data, name, "image/jpeg")
+        return h.timed("upload", upload, 201, keep)
 
     def list_newest(self) -> h.Sample:
         url = f"{self.base_url}/api/v1/images/?page_size={LIST_PAGE_SIZE}"
@@ -100,7 +90,7 @@ class Client:
             for image in response.json()["results"]:
                 self.remember(image)
 
-        return h.timed("list", lambda: h.fetch(url, token=self.token), 200, keep)[0]
+        return h.timed("list", lambda: h.fetch(url, token=self.token), 200, keep)
 
     def make_link(self) -> h.Sample:
         public_id = self.rng.choice(self.uploaded)
@@ -110,16 +100,16 @@ class Client:
             # Not rendered yet as far as this client has seen (only with --worker).
             rendition = "original"
             self.links_to_original_instead += 1
-        payload = json.dumps({"rendition": rendition, "expires_in": expires_in}).encode()
-        url = f"{self.base_url}/api/v1/images/{public_id}/links/"
+        link = functools.partial(
+            h.fetch,
+            f"{self.base_url}/api/v1/images/{public_id}/links/",
+            method="POST",
+            token=self.token,
+            payload={"rendition": rendition, "expires_in": expires_in},
+        )
         return h.timed(
-            "link",
-            lambda: h.fetch(
-                url, method="POST", token=self.token, body=payload, content_type="application/json"
-            ),
-            201,
-            lambda response: self.expiring_urls.append(response.json()["url"]),
-        )[0]
+            "link", link, 201, lambda response: self.expiring_urls.append(response.json()["url"])
+        )
 
     def next_request(self, photos: list[bytes]) -> h.Sample:
         draw = self.rng.random()
@@ -301,7 +291,7 @@ def run(config: Config, work: Path, database_url: str | None, photos: list[bytes
         inventory = settled_inventory(clients, READY_TIMEOUT)
         links = check_links(clients, inventory)
     # With the app stopped, nothing is in flight: --grace 0 may judge every file.
-    check = h.manage(env, "gallery_check", "--grace", "0")
+    check = h.manage(env, "gallery_check", "--grace", "0", check=False)
     return Result(
         samples=[sample for client in clients for sample in client.samples],
         planned=config.clients * config.requests_per_client,
@@ -361,9 +351,7 @@ def print_report(config: Config, database_label: str, result: Result) -> None:
     print(f"gallery_check --grace 0: exit {result.check_status}: {last}")
     for line in check_lines[:-1][:10]:
         print(f"  {line}")
-    for log in result.logs:
-        if log.problems:
-            print(f"{log.name}: {len(log.problems)} problem lines, first: {log.problems[0]}")
+    h.print_log_problems(result.logs)
     verdict = [
         f"{result.errors} errors (target 0)",
         f"{result.lost} lost images (target 0)",
@@ -396,10 +384,7 @@ def parse_args(argv: list[str] | None) -> Config:
     args = parser.parse_args(argv)
     if args.clients < 1 or args.requests_per_client < 1 or args.max_seconds <= 0:
         parser.error("--clients, --requests-per-client and --max-seconds must be positive")
-    return Config(
-        args.clients, args.requests_per_client, args.max_seconds, args.database, args.worker,
-        args.seed,
-    )  # fmt: skip
+    return Config(**vars(args))
 
 
 def main(argv: list[str] | None = None) -> int:

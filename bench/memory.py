@@ -1,16 +1,10 @@
-"""Memory benchmark: concurrent uploads of a hostile-but-valid PNG, decode budget on and off.
+"""Memory: concurrent uploads of a hostile-but-valid PNG, the decode budget off and on.
 
     .venv/bin/python bench/memory.py              # 8 uploads at once, ~30 s
     .venv/bin/python bench/memory.py --uploads 4
 
-The image is 7070 x 7070 (49.98 MP), 16-bit RGBA, one flat colour at half alpha:
-~0.6 MB on the wire, 200 MB decoded. Each mode runs gunicorn (1 worker x 8
-threads, DEBUG off, SQLite, thumbnails in the request) with the budget off
-(``SMALLIMAGE_DECODE_BUDGET_BYTES`` = 1 TiB) or at the app's defaults. After a
-small warm-up upload the worker's idle RSS is read and its VmHWM reset; the
-uploads are released together while a thread samples VmRSS; VmHWM then gives
-the peak. Every answer must be 201, or 503 with Retry-After and a message.
-Target: budget on, peak at most 300 MB over idle (exit status 1 on FAIL or error).
+Target: budget on, peak RSS at most 300 MB over idle; every answer 201, or 503 with
+Retry-After and a message; exit status 1 on FAIL. How it measures: bench/README.md.
 """
 
 from __future__ import annotations
@@ -28,6 +22,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,11 +42,8 @@ SMALL_PNG = h.encoded(Image.new("RGB", (64, 48), "steelblue"), "PNG")  # the war
 
 
 def hostile_png(size: tuple[int, int] = SIZE, colour: tuple[int, ...] = COLOUR) -> bytes:
-    """A flat 16-bit RGBA PNG, written row by row: it is 400 MB raw, ~0.6 MB compressed.
-
-    Pillow reads 16-bit RGBA but cannot write it, so the chunks are written with
-    its PNG plugin's own chunk writer; Pillow then reads the result back.
-    """
+    """A flat 16-bit RGBA PNG, 400 MB raw, ~0.6 MB compressed. Pillow reads 16-bit RGBA
+    but cannot write it: the chunks go through its PNG plugin's chunk writer."""
     width, height = size
     out = io.BytesIO()
     out.write(b"\x89PNG\r\n\x1a\n")
@@ -112,32 +104,16 @@ def _parent(stat: Path) -> int | None:
         return None
 
 
-class Sampler:
-    """Reads a process's RSS every few milliseconds, in a thread, until stopped."""
-
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.highest = 0.0
-        self.samples = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.highest = max(self.highest, status_mb(self.pid, "VmRSS"))
-            except (OSError, h.BenchError):
-                return  # the worker is gone; the report says so
-            self.samples += 1
-            self._stop.wait(SAMPLE_SECONDS)
-
-    def __enter__(self) -> Sampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
+def highest_rss(pid: int, stop: threading.Event) -> float:
+    """The highest VmRSS read every few milliseconds until `stop` is set or the worker is gone."""
+    highest = 0.0
+    while not stop.is_set():
+        try:
+            highest = max(highest, status_mb(pid, "VmRSS"))
+        except (OSError, h.BenchError):
+            break  # the worker is gone; the report says so
+        stop.wait(SAMPLE_SECONDS)
+    return highest
 
 
 # --- uploads and one mode ----------------------------------------------------------------------
@@ -184,7 +160,7 @@ class ModeResult:
     after_mb: float = 0.0
     wall: float = 0.0
     answers: list[Answer] = field(default_factory=list)
-    log_problems: list[str] = field(default_factory=list)
+    logs: list[h.LogSummary] = field(default_factory=list)
 
     @property
     def over_idle(self) -> float:
@@ -220,12 +196,8 @@ def run_mode(
         "none (1 TiB)" if budget >= OFF_BUDGET else f"{budget / 2**20:.0f} MiB, wait {wait} s"
     )
     log = work / f"gunicorn-{name}.log"
-    options = {
-        "workers": GUNICORN_WORKERS,
-        "threads": GUNICORN_THREADS,
-        "timeout": GUNICORN_TIMEOUT,
-    }
-    with h.gunicorn(env, log, **options) as server:
+    options = {"workers": GUNICORN_WORKERS, "threads": GUNICORN_THREADS}
+    with h.gunicorn(env, log, **options, timeout=GUNICORN_TIMEOUT) as server:
         pid = worker_pid(server.process)
         warm = upload(server.base_url, token, SMALL_PNG, "warm-up.png")
         if warm.status != 201:
@@ -238,17 +210,21 @@ def run_mode(
         def one(index: int) -> None:
             answers[index] = upload(server.base_url, token, data, f"hostile-{index}.png")
 
-        with Sampler(pid) as sampler:
-            result.wall = h.released_together(
-                [functools.partial(one, i) for i in range(count)], timeout=h.REQUEST_TIMEOUT + 10
-            )
+        stop = threading.Event()
+        with ThreadPoolExecutor(1) as pool:
+            sampled = pool.submit(highest_rss, pid, stop)
+            try:
+                calls = [functools.partial(one, i) for i in range(count)]
+                result.wall = h.released_together(calls, timeout=h.REQUEST_TIMEOUT + 10)
+            finally:
+                stop.set()
+        result.sampled_mb = sampled.result()
         result.answers = [
             answer or Answer(None, h.REQUEST_TIMEOUT, None, "no answer") for answer in answers
         ]
-        result.sampled_mb = sampler.highest
         result.peak_mb = status_mb(pid, "VmHWM") if result.peak_reset else 0.0
         result.after_mb = status_mb(pid, "VmRSS")
-    result.log_problems = h.summarise_log(log).problems
+    result.logs.append(h.summarise_log(log))
     return result
 
 
@@ -283,19 +259,13 @@ def print_report(results: list[ModeResult], data: bytes, count: int) -> bool:
     for result in results:
         print(f"  {result.name}: per request, in order of answer:")
         for answer in sorted(result.answers, key=lambda a: a.seconds):
-            extra = (
-                f" Retry-After {answer.retry_after}: {answer.message}"
-                if answer.status != 201
-                else ""
-            )
-            print(f"    {answer.status} in {answer.seconds:5.1f} s{extra}")
+            line = f"    {answer.status} in {answer.seconds:5.1f} s"
+            if answer.status != 201:
+                line += f" Retry-After {answer.retry_after}: {answer.message}"
+            print(line)
         for problem in result.problems:
             print(f"  error: {problem}")
-        if result.log_problems:
-            print(
-                f"  gunicorn log: {len(result.log_problems)} problem lines,"
-                f" first: {result.log_problems[0]}"
-            )
+        h.print_log_problems(result.logs, indent="  ")
     return h.print_checks(
         [
             h.Check(

@@ -3,22 +3,11 @@
     .venv/bin/python bench/thumbnails.py           # 7 timed runs per variant
     .venv/bin/python bench/thumbnails.py --quick   # 3 timed runs, for a quick look
 
-On photograph-like sources made in code (12 MP and 24 MP JPEG q90, a 12 MP PNG
-without alpha, with alpha, and with an alpha that is opaque everywhere) it times,
-interleaved in one process after a warm-up, the median of several runs of:
-
-- floor: the bare decode, at the smallest DCT scale (1/8) for JPEG; PNG has no
-  reduced decode, so its floor is the full decode;
-- naive: full decode, then a LANCZOS resize from the full image and an encode
-  per tier height (what most implementations do);
-- ours: ``gallery.pipeline.render`` making all of a tier's sizes from one decode.
-
-Peak memory is the peak RSS (VmHWM) of a fresh child doing one run, minus that of
-an idle child holding the same file: Pillow allocates outside Python's allocator,
-so tracemalloc misses it. Quality is the PSNR of the pixels ``render`` encodes
-against a full decode, turned upright and LANCZOS-resized to the same size (and,
-for comparison, after JPEG encoding, ours and naive). PASS or FAIL per target;
-exit status 1 if any fails.
+Times, interleaved, the bare decode (floor), a naive pipeline and ``pipeline.render``
+(ours) on photograph-like JPEGs and PNGs made in code; peak memory is VmHWM of a fresh
+child, as Pillow allocates outside tracemalloc's sight; quality is PSNR against a
+full-resolution LANCZOS resize. PASS or FAIL per target, exit status 1 on a FAIL;
+details in bench/README.md.
 """
 
 from __future__ import annotations
@@ -101,9 +90,8 @@ def naive(data: bytes) -> None:
 
 def _encoded_like_naive(thumbnail: Image.Image, *, jpeg: bool) -> bytes:
     """Encoded with the same settings as ours, so only the pixels differ."""
-    if jpeg:
-        return encoded(thumbnail, "JPEG", quality=pipeline.JPEG_QUALITY)
-    return encoded(thumbnail, "PNG")
+    params = {"quality": pipeline.JPEG_QUALITY} if jpeg else {}
+    return encoded(thumbnail, "JPEG" if jpeg else "PNG", **params)
 
 
 def ours(data: bytes) -> None:
@@ -166,12 +154,8 @@ def _child_peak_rss(variant: str, path: str) -> None:
 
 
 def _peak_rss_mb() -> float:
-    """This process's peak RSS so far, in MB.
-
-    On Linux, ru_maxrss survives execve: a child of this (large) benchmark
-    process would report at least the parent's RSS at the time of the fork. The
-    kernel's high-water mark of the process's own memory, VmHWM, starts afresh.
-    """
+    """This process's peak RSS so far, in MB: VmHWM where there is one, as on Linux
+    ru_maxrss survives execve (a child would report at least this big parent's RSS)."""
     try:
         status = Path("/proc/self/status").read_text()
     except OSError:
@@ -207,13 +191,8 @@ def bare_interpreter_rss_mb() -> float | None:
 
 
 def psnr(a: Image.Image, b: Image.Image) -> float:
-    """Peak signal-to-noise ratio of two images of the same size and mode, in dB.
-
-    Images with alpha are compared premultiplied, as they look over black: the
-    colour of a nearly invisible pixel may differ a lot without showing. ``a``
-    may lack the alpha channel of ``b`` only if that channel hides nothing (the
-    pipeline drops such a channel).
-    """
+    """PSNR in dB of two images of one size. With alpha, premultiplied (a nearly invisible
+    pixel's colour does not show); `a` may lack `b`'s alpha only if it hides nothing."""
     if a.mode != b.mode:
         if b.mode != a.mode + "A" or b.getchannel("A").getextrema() != (255, 255):
             raise ValueError(f"cannot compare {a.mode} with {b.mode}")
@@ -275,14 +254,10 @@ def report(source: Source, runs: int, directory: Path) -> list[h.Check]:
     jpeg = source.format == "JPEG"
     with Image.open(BytesIO(source.data)) as im:
         print(f"{source.name} {im.width}x{im.height}, {len(source.data) / 1e6:.1f} MB")
-    labels = {
-        "floor": "floor (1/8 decode)" if jpeg else "floor (bare decode)",
-        "naive": "naive",
-        "ours": "ours",
-    }
     for name, timing in times.items():
+        label = f"floor ({'1/8' if jpeg else 'bare'} decode)" if name == "floor" else name
         print(
-            f"  {labels[name]:<22} {timing.wall_ms:>9.1f} {1000 / timing.wall_ms:>9.1f}"
+            f"  {label:<22} {timing.wall_ms:>9.1f} {1000 / timing.wall_ms:>9.1f}"
             f" {timing.cpu_ms:>9.1f} {memory[name]:>+9.1f}"
         )
     to_floor = times["ours"].cpu_ms / times["floor"].cpu_ms

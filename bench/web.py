@@ -3,25 +3,11 @@
     .venv/bin/python bench/web.py           # 30 samples per request kind, 8 uploads
     .venv/bin/python bench/web.py --quick   # 12 samples, 4 uploads, for a quick look
 
-Two modes one after the other, each with its own throwaway PostgreSQL (SQLite
-for both without it), one Enterprise user with a token and a browser session,
-and 60 photograph-like 1200x900 JPEGs on its grid page:
-
-- embedded: local files, links signed by Django and streamed by the app;
-- cloudfront: a private bucket on a moto S3 server on 127.0.0.1 and
-  ``AWS_S3_CUSTOM_DOMAIN`` with an RSA key made here, so every image URL is a
-  CloudFront signed URL (nothing fetches from the CDN domain).
-
-One client times interleaved rounds of the grid page, the API list and an
-expiring link; 4 clients give requests/s for the grid and the list; then 12 MP
-JPEG uploads, each just after a timed run in this process of what the upload
-does to the bytes (inspect + clean_original + render). With the app stopped the
-storage writes of the stored files are timed bare (chunked files, or HEAD + PUT
-per object on moto) and, for comparison, through the app's default_storage.
-
-Targets: the cloudfront grid p50 at most 1.3x the embedded one; per mode, the
-upload p50 at most 1.5x (pipeline + bare writes); no request errors. PASS or
-FAIL per target, exit status 1 on any FAIL. See bench/README.md.
+Per mode: its own database, user and 60-image grid; one client times the grid page, the
+API list and an expiring link, 4 clients give requests/s, then 12 MP uploads are timed.
+Targets: the cloudfront grid p50 at most 1.3x the embedded one; per mode, the upload p50
+at most 1.5x (the pipeline's own time + bare storage writes); no request errors. Exit
+status 1 on any FAIL. How it measures: bench/README.md.
 """
 
 from __future__ import annotations
@@ -32,7 +18,6 @@ import datetime
 import functools
 import gc
 import html
-import json
 import os
 import re
 import secrets
@@ -222,12 +207,11 @@ def time_app_storage(
     """Not in the target, which takes the bare writes: the difference is what the
     storage library adds (django-storages goes through boto3's transfer manager)."""
     directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for index, data in enumerate(files):
-        path = directory / f"probe-{index}.jpg"
+    paths = [directory / f"probe-{index}.jpg" for index in range(len(files))]
+    for path, data in zip(paths, files, strict=True):
         path.write_bytes(data)
-        paths.append(str(path))
-    seconds = h.shell(env, STORAGE_PROBE, WEB_FILES=os.pathsep.join(paths), WEB_RUNS=str(runs))
+    listed = os.pathsep.join(map(str, paths))
+    seconds = h.shell(env, STORAGE_PROBE, WEB_FILES=listed, WEB_RUNS=str(runs))
     return StorageTime(seconds["writes"] * 1000, seconds["read"] * 1000)
 
 
@@ -250,13 +234,12 @@ def signature_ms(key: rsa.RSAPrivateKey, count: int = 200) -> float:
     )
     expires = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
     url = f"https://{CDN_DOMAIN}/thumbnails/{{}}.jpg"
-    runs = []
-    for _ in range(3):
-        began = time.perf_counter()
+
+    def sign(run: int) -> None:
         for index in range(count):
             signer.generate_presigned_url(url.format(index), date_less_than=expires)
-        runs.append((time.perf_counter() - began) / count)
-    return statistics.median(runs) * 1000
+
+    return h.median_ms(sign, 3) / count
 
 
 @contextlib.contextmanager
@@ -271,8 +254,8 @@ def moto_server(work: Path) -> Iterator[tuple[str, Any, Path]]:
     command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     process = h.start_process(command, env, log)
     try:
-        h.wait_listening(port, process, log, "the moto server")
         endpoint_url = f"http://127.0.0.1:{port}"
+        h.wait_answering(endpoint_url, process, log)
         # Credentials given here, never looked up: the run must not reach a real account.
         session = boto3.session.Session(
             aws_access_key_id=AWS_CREDENTIAL,
@@ -418,8 +401,7 @@ def link(app: App, photos: Photos) -> h.Response:
         f"{app.base_url}/api/v1/images/{app.link_image}/links/",
         method="POST",
         token=app.token,
-        body=json.dumps(LINK_REQUEST).encode(),
-        content_type="application/json",
+        payload=LINK_REQUEST,
     )
 
 
@@ -437,7 +419,7 @@ class Kind:
     def timed(self, app: App, photos: Photos) -> h.Sample:
         return h.timed(
             self.name, lambda: self.call(app, photos), self.status, lambda r: self.check(app, r)
-        )[0]
+        )
 
 
 GRID = Kind("grid", grid, 200, check_grid)
@@ -605,9 +587,7 @@ def print_mode(result: ModeResult) -> None:
     problems = Counter(f"{s.kind} -> {s.status}: {s.problem}" for s in result.errors)
     for problem, count in problems.most_common(5):
         print(f"  error ({count}x): {problem}")
-    for log in result.logs:
-        if log.problems:
-            print(f"  {log.name}: {len(log.problems)} problem lines, first: {log.problems[0]}")
+    h.print_log_problems(result.logs, indent="  ")
     print(
         f"  grid page {result.grid_bytes / 1e3:.0f} KB with {len(set(result.first_view))}"
         " distinct image URLs;"
@@ -716,7 +696,7 @@ def run(
     env = h.app_environment(work / "var")
     # DEBUG off serves the manifest's names; 60 cards on the grid page.
     env.update(DJANGO_STATIC_ROOT=str(work / "static"), SMALLIMAGE_IMAGES_PER_PAGE=str(GRID_IMAGES))
-    h.must_manage(env, "collectstatic", "--noinput")
+    h.manage(env, "collectstatic", "--noinput")
     embedded = Mode("embedded", "local files, links signed and served by the app", "/files/")
     local = functools.partial(time_local_storage, files, work / "scratch", plan.storage_runs)
     results = [run_mode(embedded, env, choice, work, photos, plan, local, files)]
