@@ -32,13 +32,15 @@ from django.db import connection
 import tests.postgres
 
 
-def test_report(db):
+# The fixture names each worker's test database, as for every test with db; creating
+# the databases (migrations in each worker) would only double the nested run's time.
+def test_report(django_db_modify_db_settings):
     worker = os.environ["PYTEST_XDIST_WORKER"]
     report = {
         "database_url": os.environ.get("DATABASE_URL"),
         "secret_key": os.environ["DJANGO_SECRET_KEY"],
         "started_a_server": tests.postgres._cluster is not None,
-        "test_database": str(connection.settings_dict["NAME"]),
+        "test_database": str(connection.settings_dict["TEST"]["NAME"]),
         "vendor": connection.vendor,
     }
     Path(os.environ["PROBE_REPORTS"], f"{worker}.json").write_text(json.dumps(report))
