@@ -67,6 +67,12 @@ nodejs:
 		echo "Installing Node.js (Debian) for the tests"; \
 		$(SUDO) apt-get update -q && $(APT_INSTALL) nodejs; }
 
+# pytest-xdist workers for `make test`: CI has two cores. The workers share the one
+# throwaway PostgreSQL server pytest starts before it spawns them (tests/postgres.py);
+# each has its own test database and Chromium. TEST_WORKERS=auto on a bigger
+# machine, 0 for a single process.
+TEST_WORKERS ?= 2
+
 # The whole suite on PostgreSQL, as in production; then the browser journeys and
 # the HTML views again on the embedded SQLite default that `make run` uses.
 test: $(VENV)/.requirements-dev /usr/bin/chromium postgresql nodejs
@@ -74,8 +80,8 @@ test: $(VENV)/.requirements-dev /usr/bin/chromium postgresql nodejs
 	$(BIN)/ruff format --check .
 	DJANGO_DEBUG=1 $(BIN)/mypy
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest
-	SMALLIMAGE_TEST_DATABASE=sqlite $(BIN)/pytest tests/e2e tests/gallery/test_views.py
+	$(BIN)/pytest -n $(TEST_WORKERS)
+	SMALLIMAGE_TEST_DATABASE=sqlite $(BIN)/pytest -n $(TEST_WORKERS) tests/e2e tests/gallery/test_views.py
 
 # mypy's django-stubs plugin imports the settings: DEBUG lets them load without a
 # strong DJANGO_SECRET_KEY (files checked and strictness: pyproject.toml [tool.mypy]).

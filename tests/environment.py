@@ -3,7 +3,8 @@
 Loaded with ``-p tests.environment`` (see pyproject.toml), before pytest-django
 imports the settings. Tests run with DJANGO_DEBUG off, as in production, and
 settings then refuse to start without a real DJANGO_SECRET_KEY: each run gets a
-fresh one, which the processes that tests start inherit.
+fresh one, which the processes that tests start inherit, and so do pytest-xdist's
+workers: they keep it (setdefault), so all of a run's processes share one key.
 """
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ Nothing is started when the run brings its own database: ``DATABASE_URL`` or
 ``POSTGRES_DB`` set (a CI service, a compose file), or
 ``SMALLIMAGE_TEST_DATABASE=sqlite`` for the embedded SQLite default.
 
-Under pytest-xdist (not used yet), the controller would start the one server
-before it spawns workers; they inherit ``DATABASE_URL`` and so start none, and
-pytest-django gives each worker its own test database. Untested: check it when
-adding xdist.
+Under pytest-xdist (``make test`` runs ``-n 2``) the controller starts the one
+server before it spawns the workers; they inherit ``DATABASE_URL`` and so start
+none, and pytest-django gives each worker its own test database in it
+(``test_postgres_gw0``, ...). tests/test_parallel.py checks all three.
 """
 
 from __future__ import annotations
@@ -200,20 +200,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
+    # pytest-django suffixes each xdist worker's test database name: _gw0, _gw1...
+    workers = ", one test database per worker" if config.getoption("numprocesses", 0) else ""
     if _cluster is not None:
         return (
             f"database: PostgreSQL {_cluster.version}, a throwaway cluster on a socket in "
-            f"{_cluster.root} (started in {_cluster.started_in:.1f}s)"
+            f"{_cluster.root} (started in {_cluster.started_in:.1f}s){workers}"
         )
     # What the settings made of the environment, whatever this module decided.
     from django.conf import settings
 
     database = settings.DATABASES["default"]
     if database["ENGINE"].endswith("sqlite3"):
-        return f"database: SQLite, {database.get('TEST', {}).get('NAME') or 'in memory'}"
+        return f"database: SQLite, {database.get('TEST', {}).get('NAME') or 'in memory'}{workers}"
     source = "DATABASE_URL" if os.environ.get("DATABASE_URL") else "POSTGRES_*"
     where = f"{database['HOST'] or 'localhost'}:{database['PORT'] or 5432}"
-    return f"database: PostgreSQL at {where}, from {source}"
+    return f"database: PostgreSQL at {where}, from {source}{workers}"
 
 
 if __name__ == "__main__":

@@ -9,16 +9,13 @@ from dataclasses import dataclass, field
 
 import pytest
 from django.core.cache import cache
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 from knox.models import AuthToken
 
 from accounts.models import Tier, User
-from gallery import services
 from gallery.models import Image
-from tests.factories import UserFactory
-from tests.gallery import images
+from tests.factories import ImageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -212,18 +209,14 @@ class World:
 
 @pytest.fixture
 def world(builtin_tiers) -> World:
-    """One user per role, each owner with an image."""
+    """One user per role, each owner with an image as an upload leaves it."""
     tiers = {tier.name.lower(): tier for tier in Tier.objects.all()}
     users = {role: UserFactory(tier=tiers[role]) for role in OWNERS}
     users["other"] = UserFactory(tier=tiers["enterprise"])
     users["staff"] = UserFactory(tier=tiers["enterprise"], is_staff=True, is_superuser=True)
     users["bare_staff"] = UserFactory(tier=tiers["basic"], is_staff=True)
-    owned = {
-        role: services.image_upload(
-            owner=users[role], file=SimpleUploadedFile("a.jpg", images.jpeg_bytes(500, 500))
-        )
-        for role in OWNERS
-    }
+    # Who may reach a file, not what is in it: placeholder files, no pipeline.
+    owned = {role: ImageFactory(owner=users[role]) for role in OWNERS}
     thumbnail = owned["basic"].renditions.get(thumbnail_height=200)
     file_url = thumbnail.file.storage.url(thumbnail.file.name, expire=600)
     return World(users=users, images=owned, file_url=file_url)

@@ -13,6 +13,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from tests.conftest import PASSWORD
+from tests.factories import ImageFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,10 +35,8 @@ def test_every_response_carries_the_security_headers(client, path):
 
 
 @pytest.mark.django_db
-def test_pages_have_no_inline_script(client, basic_user, jpeg_upload):
-    from gallery import services
-
-    image = services.image_upload(owner=basic_user, file=jpeg_upload())
+def test_pages_have_no_inline_script(client, basic_user):
+    image = ImageFactory(owner=basic_user)
     client.force_login(basic_user)
     for path in ["/", f"/images/{image.public_id}/", "/accounts/password/change/"]:
         html = client.get(path).content.decode()
@@ -49,10 +48,8 @@ NOT_STORED = "private, no-store"
 
 
 @pytest.mark.django_db
-def test_signed_in_pages_are_not_stored(client, basic_user, jpeg_upload):
-    from gallery import services
-
-    image = services.image_upload(owner=basic_user, file=jpeg_upload())
+def test_signed_in_pages_are_not_stored(client, basic_user):
+    image = ImageFactory(owner=basic_user)
     client.force_login(basic_user)
     for path in ["/", f"/images/{image.public_id}/", "/accounts/email/", "/api/docs/"]:
         assert client.get(path)["Cache-Control"] == NOT_STORED, path
@@ -72,12 +69,9 @@ def test_api_answers_are_not_stored(basic_user):
 
 
 @pytest.mark.django_db
-def test_a_view_keeps_its_own_caching(client, basic_user, jpeg_upload):
+def test_a_view_keeps_its_own_caching(client, basic_user):
     """Image files stay cacheable for the life of their link, for their owner too."""
-    from gallery import services
-
-    image = services.image_upload(owner=basic_user, file=jpeg_upload())
-    thumbnail = image.renditions.get(thumbnail_height=200).file
+    thumbnail = ImageFactory(owner=basic_user).renditions.get(thumbnail_height=200).file
     client.force_login(basic_user)
     served = client.get(thumbnail.storage.url(thumbnail.name, expire=600))
     assert served.status_code == 200

@@ -13,9 +13,8 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from gallery import services
 from tests.conftest import PASSWORD
-from tests.factories import UserFactory
+from tests.factories import ImageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -313,10 +312,9 @@ def test_a_squatted_account_is_the_victims_after_a_reset(db, builtin_tiers, mail
 
 class TestDeactivation:
     @pytest.fixture
-    def shared(self, premium_user, jpeg_upload):
+    def shared(self, premium_user):
         """A premium user's image, its share link and an expiring file link."""
-        image = services.image_upload(owner=premium_user, file=jpeg_upload())
-        thumbnail = image.renditions.get(thumbnail_height=200)
+        thumbnail = ImageFactory(owner=premium_user).renditions.get(thumbnail_height=200)
         share = f"/s/{thumbnail.share_token}"
         file_link = thumbnail.file.storage.url(thumbnail.file.name, expire=600)
         return share, file_link

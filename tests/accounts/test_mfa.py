@@ -16,17 +16,14 @@ from allauth.mfa.totp.internal.auth import (
     hotp_value,
 )
 from django.core.cache import cache
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from accounts import services
 from accounts.middleware import is_allowed_without_mfa
 from accounts.models import User
-from gallery import services as gallery_services
 from tests.conftest import PASSWORD
-from tests.factories import UserFactory
-from tests.gallery import images
+from tests.factories import ImageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -169,9 +166,7 @@ def staff(builtin_tiers) -> User:
 @pytest.fixture
 def share_and_file_urls(premium_user) -> list[str]:
     """A share link and a signed file link: keys by themselves."""
-    upload = SimpleUploadedFile("a.jpg", images.jpeg_bytes(500, 500))
-    image = gallery_services.image_upload(owner=premium_user, file=upload)
-    rendition = image.renditions.get(thumbnail_height=200)
+    rendition = ImageFactory(owner=premium_user).renditions.get(thumbnail_height=200)
     return [
         reverse("gallery:share", args=[rendition.share_token]),
         rendition.file.storage.url(rendition.file.name, expire=600),

@@ -4,11 +4,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import time_machine
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from gallery import storage
-from gallery.models import Image, Rendition
+from gallery.models import Rendition
+from tests.factories import RenditionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -24,15 +24,11 @@ def split(url: str) -> tuple[str, str, str]:
 
 @pytest.fixture
 def stored_name(basic_user) -> str:
-    """The name of a small file saved in the private storage, a 200 px thumbnail of Basic's."""
-    name = default_storage.save("thumbnails/abc.png", ContentFile(b"\x89PNG fake"))
-    image = Image.objects.create(
-        owner=basic_user, name="abc.png", width=1, height=1, content_type="image/png", size_bytes=9
+    """The name of a small file saved in the private storage, a 200 px PNG thumbnail of Basic's."""
+    rendition = RenditionFactory(
+        image__owner=basic_user, image__content_type="image/png", thumbnail_height=200
     )
-    Rendition.objects.create(
-        image=image, thumbnail_height=200, width=1, height=1, file=name, content_type="image/png"
-    )
-    return name
+    return rendition.file.name
 
 
 def test_a_stored_file_without_its_row_is_not_served(client, stored_name):
@@ -85,7 +81,8 @@ def test_file_view_streams_with_type_and_cache_bounded_by_link(client, stored_na
         clock.move_to(START + 100)
         response = client.get(url)
     assert response.status_code == 200
-    assert b"".join(response.streaming_content) == b"\x89PNG fake"
+    with default_storage.open(stored_name) as stored:
+        assert b"".join(response.streaming_content) == stored.read()
     assert response["Content-Type"] == "image/png"
     assert response["X-Content-Type-Options"] == "nosniff"
     assert "max-age=500" in response["Cache-Control"]
@@ -104,7 +101,7 @@ def test_file_view_refuses_expired_link(client, stored_name):
 def test_file_view_refuses_unsigned_and_tampered_requests(client, stored_name):
     assert client.get(f"/files/{stored_name}").status_code == 404
     url = default_storage.url(stored_name, expire=300)
-    assert client.get(url.replace("abc.png", "abd.png")).status_code == 404
+    assert client.get(url.replace(stored_name, "thumbnails/abd.png")).status_code == 404
 
 
 def test_media_directory_is_not_served_raw(client, stored_name, settings):

@@ -8,9 +8,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from accounts.models import Tier
-from gallery import services
 from gallery.models import Image
-from tests.factories import UserFactory
+from tests.factories import ImageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,9 +25,13 @@ def copy_labels(html: str) -> list[str]:
 
 
 @pytest.fixture
-def upload(jpeg_upload):
-    """A function uploading a JPEG for a user through the service."""
-    return lambda user, **size: services.image_upload(owner=user, file=jpeg_upload(**size))
+def image_of():
+    """A function giving a user an image as an upload leaves it (rows and placeholder files).
+
+    These tests are about the views: what they show of stored images, not how an
+    upload is decoded and rendered (TestUpload and tests/gallery/test_services.py).
+    """
+    return lambda user: ImageFactory(owner=user)
 
 
 class TestGrid:
@@ -37,10 +40,10 @@ class TestGrid:
         assert response.status_code == 302
         assert response["Location"].startswith(reverse("account_login"))
 
-    def test_shows_only_the_users_own_images_newest_first(self, basic_user, login, upload):
-        older = upload(basic_user)
-        newer = upload(basic_user)
-        upload(UserFactory())
+    def test_shows_only_the_users_own_images_newest_first(self, basic_user, login, image_of):
+        older = image_of(basic_user)
+        newer = image_of(basic_user)
+        image_of(UserFactory())
         html = login(basic_user).get(reverse("gallery:image_list")).content.decode()
         ids = re.findall(r'id="image-([\w-]+)"', html)
         assert ids == [newer.public_id, older.public_id]
@@ -53,35 +56,35 @@ class TestGrid:
             ("Enterprise", ["200 px", "400 px", "Original"]),
         ],
     )
-    def test_copy_links_follow_the_tier(self, login, upload, tier_name, labels):
+    def test_copy_links_follow_the_tier(self, login, image_of, tier_name, labels):
         user = UserFactory(tier=Tier.objects.get(name=tier_name))
-        upload(user)
+        image_of(user)
         html = login(user).get(reverse("gallery:image_list")).content.decode()
         assert copy_labels(html) == labels
         assert len(share_links(html)) == len(labels)
         assert ('name="expires_in"' in html) == (tier_name == "Enterprise")
 
-    def test_srcset_offers_the_tiers_heights(self, premium_user, login, upload):
-        upload(premium_user)
+    def test_srcset_offers_the_tiers_heights(self, premium_user, login, image_of):
+        image_of(premium_user)
         html = login(premium_user).get(reverse("gallery:image_list")).content.decode()
         srcset = re.search(r'srcset="([^"]+)"', html).group(1).replace("&amp;", "&")
         assert srcset.endswith(" 2x")
         assert " 1x, " in srcset
 
     def test_downgrade_hides_larger_sizes_and_original_at_once(
-        self, premium_user, tier, login, upload
+        self, premium_user, tier, login, image_of
     ):
-        upload(premium_user)
+        image_of(premium_user)
         client = login(premium_user)
         assert copy_labels(client.get("/").content.decode()) == ["200 px", "400 px", "Original"]
         premium_user.tier = tier("Basic")
         premium_user.save()
         assert copy_labels(client.get("/").content.decode()) == ["200 px"]
 
-    def test_htmx_page_is_a_fragment(self, basic_user, login, upload, settings):
+    def test_htmx_page_is_a_fragment(self, basic_user, login, image_of, settings):
         settings.SMALLIMAGE_IMAGES_PER_PAGE = 2
         for _ in range(3):
-            upload(basic_user)
+            image_of(basic_user)
         client = login(basic_user)
         first = client.get("/").content.decode()
         assert 'hx-get="?page=2"' in first
@@ -93,14 +96,14 @@ class TestGrid:
         assert response["Vary"] and "HX-Request" in response["Vary"]
 
     def test_query_count_does_not_grow_with_images(
-        self, enterprise_user, login, upload, django_assert_max_num_queries
+        self, enterprise_user, login, image_of, django_assert_max_num_queries
     ):
         client = login(enterprise_user)
-        upload(enterprise_user)
+        image_of(enterprise_user)
         with django_assert_max_num_queries(8) as few:
             client.get("/")
         for _ in range(12):
-            upload(enterprise_user)
+            image_of(enterprise_user)
         with django_assert_max_num_queries(len(few.captured_queries)):
             client.get("/")
 
@@ -190,8 +193,8 @@ class TestUpload:
 
 
 class TestDetail:
-    def test_lists_every_link_the_tier_allows(self, premium_user, login, upload):
-        image = upload(premium_user)
+    def test_lists_every_link_the_tier_allows(self, premium_user, login, image_of):
+        image = image_of(premium_user)
         html = (
             login(premium_user)
             .get(reverse("gallery:image_detail", args=[image.public_id]))
@@ -200,8 +203,8 @@ class TestDetail:
         assert len(share_links(html)) == 3
         assert "Original" in html
 
-    def test_another_users_image_is_not_found(self, basic_user, login, upload):
-        image = upload(UserFactory())
+    def test_another_users_image_is_not_found(self, basic_user, login, image_of):
+        image = image_of(UserFactory())
         client = login(basic_user)
         for name in ["image_detail", "image_delete"]:
             assert client.get(reverse(f"gallery:{name}", args=[image.public_id])).status_code == 404
@@ -212,9 +215,9 @@ class TestDetail:
         assert Image.objects.filter(pk=image.pk).exists()
 
     def test_query_count_is_constant(
-        self, enterprise_user, login, upload, django_assert_max_num_queries
+        self, enterprise_user, login, image_of, django_assert_max_num_queries
     ):
-        image = upload(enterprise_user)
+        image = image_of(enterprise_user)
         client = login(enterprise_user)
         with django_assert_max_num_queries(6):
             client.get(reverse("gallery:image_detail", args=[image.public_id]))
@@ -222,9 +225,9 @@ class TestDetail:
 
 class TestDelete:
     def test_htmx_delete_swaps_the_card_out_and_removes_files(
-        self, basic_user, login, upload, media_files
+        self, basic_user, login, image_of, media_files
     ):
-        image = upload(basic_user)
+        image = image_of(basic_user)
         response = login(basic_user).post(
             reverse("gallery:image_delete", args=[image.public_id]), **HTMX
         )
@@ -233,8 +236,8 @@ class TestDelete:
         assert not Image.objects.exists()
         assert media_files() == []
 
-    def test_without_javascript_confirm_then_delete(self, basic_user, login, upload):
-        image = upload(basic_user)
+    def test_without_javascript_confirm_then_delete(self, basic_user, login, image_of):
+        image = image_of(basic_user)
         client = login(basic_user)
         url = reverse("gallery:image_delete", args=[image.public_id])
         page = client.get(url).content.decode()
@@ -246,8 +249,8 @@ class TestDelete:
 
 
 class TestLinks:
-    def test_share_link_redirects_to_a_signed_file(self, client, premium_user, login, upload):
-        upload(premium_user)
+    def test_share_link_redirects_to_a_signed_file(self, client, premium_user, login, image_of):
+        image_of(premium_user)
         html = login(premium_user).get("/").content.decode()
         for share_url in share_links(html):
             response = client.get(share_url)
@@ -258,9 +261,9 @@ class TestLinks:
             assert file_response["Content-Type"] == "image/jpeg"
 
     def test_share_link_stops_when_tier_no_longer_allows_it(
-        self, client, premium_user, tier, login, upload
+        self, client, premium_user, tier, login, image_of
     ):
-        upload(premium_user)
+        image_of(premium_user)
         links = share_links(login(premium_user).get("/").content.decode())
         premium_user.tier = tier("Basic")
         premium_user.save()
@@ -270,8 +273,8 @@ class TestLinks:
     def test_unknown_share_link_is_not_found(self, client, db):
         assert client.get("/s/not-a-real-token").status_code == 404
 
-    def test_create_expiring_link_with_htmx(self, enterprise_user, login, upload):
-        image = upload(enterprise_user)
+    def test_create_expiring_link_with_htmx(self, enterprise_user, login, image_of):
+        image = image_of(enterprise_user)
         response = login(enterprise_user).post(
             reverse("gallery:link_create", args=[image.public_id]),
             {"rendition": "200", "expires_in": "600"},
@@ -294,9 +297,9 @@ class TestLinks:
         ],
     )
     def test_bad_expiring_link_request_says_why(
-        self, enterprise_user, login, upload, data, message
+        self, enterprise_user, login, image_of, data, message
     ):
-        image = upload(enterprise_user)
+        image = image_of(enterprise_user)
         response = login(enterprise_user).post(
             reverse("gallery:link_create", args=[image.public_id]), data, **HTMX
         )
@@ -304,8 +307,8 @@ class TestLinks:
         assert message in response.content.decode()
 
     @pytest.mark.parametrize("headers", [{}, HTMX])
-    def test_tier_without_expiring_links_is_forbidden(self, premium_user, login, upload, headers):
-        image = upload(premium_user)
+    def test_tier_without_expiring_links_is_forbidden(self, premium_user, login, image_of, headers):
+        image = image_of(premium_user)
         response = login(premium_user).post(
             reverse("gallery:link_create", args=[image.public_id]),
             {"rendition": "200", "expires_in": "600"},
@@ -315,8 +318,8 @@ class TestLinks:
         assert "Your plan does not include expiring links." in response.content.decode()
         assert "data-link-output" not in response.content.decode()  # no link handed out
 
-    def test_plain_form_shows_the_link_on_the_detail_page(self, enterprise_user, login, upload):
-        image = upload(enterprise_user)
+    def test_plain_form_shows_the_link_on_the_detail_page(self, enterprise_user, login, image_of):
+        image = image_of(enterprise_user)
         response = login(enterprise_user).post(
             reverse("gallery:link_create", args=[image.public_id]),
             {"rendition": "original", "expires_in": "300"},
@@ -327,8 +330,8 @@ class TestLinks:
         assert "Works until" in html
 
 
-def test_grid_urls_are_stable_within_a_time_bucket(premium_user, login, upload, settings):
-    upload(premium_user)
+def test_grid_urls_are_stable_within_a_time_bucket(premium_user, login, image_of, settings):
+    image_of(premium_user)
     bucket = settings.SMALLIMAGE_DISPLAY_URL_SECONDS
     start = (1_800_000_000 // bucket) * bucket
     with time_machine.travel(start + 10, tick=False) as clock:
