@@ -67,19 +67,19 @@ def tier(builtin_tiers) -> Callable[[str], Tier]:
 @pytest.fixture
 def basic_user(builtin_tiers) -> User:
     """A user on the Basic tier."""
-    return UserFactory(tier=Tier.objects.get(name="Basic"))
+    return UserFactory.create(tier=Tier.objects.get(name="Basic"))
 
 
 @pytest.fixture
 def premium_user(builtin_tiers) -> User:
     """A user on the Premium tier."""
-    return UserFactory(tier=Tier.objects.get(name="Premium"))
+    return UserFactory.create(tier=Tier.objects.get(name="Premium"))
 
 
 @pytest.fixture
 def enterprise_user(builtin_tiers) -> User:
     """A user on the Enterprise tier."""
-    return UserFactory(tier=Tier.objects.get(name="Enterprise"))
+    return UserFactory.create(tier=Tier.objects.get(name="Enterprise"))
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def user_manager(builtin_tiers) -> User:
     """A staff user holding only the permission to add users."""
     from django.contrib.auth.models import Permission
 
-    user = UserFactory(tier=Tier.objects.get(name="Basic"), is_staff=True)
+    user = UserFactory.create(tier=Tier.objects.get(name="Basic"), is_staff=True)
     user.user_permissions.add(Permission.objects.get(codename="add_user"))
     return user
 

@@ -15,6 +15,7 @@ from knox.models import AuthToken
 
 from accounts.models import Tier, User
 from gallery.models import Image
+from gallery.storage import signed
 from tests.factories import ImageFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -211,14 +212,14 @@ class World:
 def world(builtin_tiers) -> World:
     """One user per role, each owner with an image as an upload leaves it."""
     tiers = {tier.name.lower(): tier for tier in Tier.objects.all()}
-    users = {role: UserFactory(tier=tiers[role]) for role in OWNERS}
-    users["other"] = UserFactory(tier=tiers["enterprise"])
-    users["staff"] = UserFactory(tier=tiers["enterprise"], is_staff=True, is_superuser=True)
-    users["bare_staff"] = UserFactory(tier=tiers["basic"], is_staff=True)
+    users = {role: UserFactory.create(tier=tiers[role]) for role in OWNERS}
+    users["other"] = UserFactory.create(tier=tiers["enterprise"])
+    users["staff"] = UserFactory.create(tier=tiers["enterprise"], is_staff=True, is_superuser=True)
+    users["bare_staff"] = UserFactory.create(tier=tiers["basic"], is_staff=True)
     # Who may reach a file, not what is in it: placeholder files, no pipeline.
-    owned = {role: ImageFactory(owner=users[role]) for role in OWNERS}
+    owned = {role: ImageFactory.create(owner=users[role]) for role in OWNERS}
     thumbnail = owned["basic"].renditions.get(thumbnail_height=200)
-    file_url = thumbnail.file.storage.url(thumbnail.file.name, expire=600)
+    file_url = signed(thumbnail.file.storage).url(thumbnail.file_name, expire=600)
     return World(users=users, images=owned, file_url=file_url)
 
 

@@ -24,20 +24,20 @@ def test_an_image_is_what_an_upload_of_its_size_leaves(request, owner, jpeg_uplo
     user = request.getfixturevalue(owner)
     uploaded = services.image_upload(owner=user, file=jpeg_upload(640, 480))
     uploaded.refresh_from_db()  # rendered by the task, which saved its own copy
-    made = ImageFactory(owner=user, width=640, height=480)
+    made = ImageFactory.create(owner=user, width=640, height=480)
 
     assert made.status == uploaded.status == Image.Status.READY
     assert shape(made) == shape(uploaded)
 
 
 def test_no_rendition_row_without_its_stored_file(basic_user, media_files):
-    image = ImageFactory(owner=basic_user)
-    RenditionFactory(image=image, thumbnail_height=999)  # taller than the image: its size
+    image = ImageFactory.create(owner=basic_user)
+    RenditionFactory.create(image=image, thumbnail_height=999)  # taller than the image: its size
     names = sorted(r.file.name for r in image.renditions.all())
     assert media_files() == names and len(names) == 3
     assert image.renditions.get(thumbnail_height=999).height == image.height
 
 
 def test_an_image_still_processing_has_only_its_original(basic_user):
-    image = ImageFactory(owner=basic_user, status=Image.Status.PROCESSING)
+    image = ImageFactory.create(owner=basic_user, status=Image.Status.PROCESSING)
     assert [r.key for r in image.renditions.all()] == ["original"]

@@ -13,6 +13,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from accounts.models import User
+from gallery.storage import signed
 from tests.conftest import PASSWORD
 from tests.factories import ImageFactory, UserFactory
 
@@ -96,7 +97,7 @@ class TestOneLimitPerAccount:
         address = addresses()
         for _ in range(ACCOUNT_ATTEMPTS):
             api_sign_in(basic_user.username, "wrong", next(address))
-        other = UserFactory()
+        other = UserFactory.create()
         assert api_sign_in(other.username, PASSWORD, next(address)).status_code == 200
 
     def test_current_password_guesses_count_as_failed_sign_ins(self, basic_user):
@@ -135,7 +136,7 @@ class TestOneLimitPerAccount:
         assert basic_user.check_password(PASSWORD)
 
     def test_the_admin_has_no_password_change_of_its_own(self, client):
-        staff = UserFactory(is_staff=True, is_superuser=True)
+        staff = UserFactory.create(is_staff=True, is_superuser=True)
         client.force_login(staff)
         response = client.post(
             "/admin/password_change/",
@@ -155,9 +156,9 @@ class TestOneLimitPerAccount:
         whichever allauth happens to list first."""
         from allauth.account.models import EmailAddress
 
-        squatter = UserFactory(email="") if squatter_first else None
-        victim = UserFactory()
-        squatter = squatter or UserFactory(email="")
+        squatter = UserFactory.create(email="") if squatter_first else None
+        victim = UserFactory.create()
+        squatter = squatter or UserFactory.create(email="")
         EmailAddress.objects.create(user=victim, email=victim.email, verified=False)
         EmailAddress.objects.create(user=squatter, email=victim.email, verified=False)
         address = addresses()
@@ -167,7 +168,7 @@ class TestOneLimitPerAccount:
 
     def test_the_admin_login_is_the_sign_in_page(self, client, basic_user):
         """The admin has no password form of its own to guess at."""
-        staff = UserFactory(is_staff=True, is_superuser=True)
+        staff = UserFactory.create(is_staff=True, is_superuser=True)
         response = client.post("/admin/login/", {"username": staff.username, "password": PASSWORD})
         assert response.status_code == 302
         assert response["Location"].startswith(WEB_LOGIN)
@@ -199,7 +200,7 @@ def change_on_the_web(user: User) -> None:
 
 def change_in_the_admin(user: User) -> None:
     client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    client.force_login(UserFactory.create(is_staff=True, is_superuser=True))
     response = client.post(
         f"/admin/accounts/user/{user.pk}/password/",
         {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
@@ -314,14 +315,14 @@ class TestDeactivation:
     @pytest.fixture
     def shared(self, premium_user):
         """A premium user's image, its share link and an expiring file link."""
-        thumbnail = ImageFactory(owner=premium_user).renditions.get(thumbnail_height=200)
+        thumbnail = ImageFactory.create(owner=premium_user).renditions.get(thumbnail_height=200)
         share = f"/s/{thumbnail.share_token}"
-        file_link = thumbnail.file.storage.url(thumbnail.file.name, expire=600)
+        file_link = signed(thumbnail.file.storage).url(thumbnail.file_name, expire=600)
         return share, file_link
 
     def deactivate_in_the_admin(self, user: User) -> None:
         admin = Client()
-        admin.force_login(UserFactory(is_staff=True, is_superuser=True))
+        admin.force_login(UserFactory.create(is_staff=True, is_superuser=True))
         page = admin.get(f"/admin/accounts/user/{user.pk}/change/")
         form = page.context["adminform"].form
         data = {

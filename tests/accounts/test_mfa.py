@@ -22,6 +22,7 @@ from django.urls import reverse
 from accounts import services
 from accounts.middleware import is_allowed_without_mfa
 from accounts.models import User
+from gallery.storage import signed
 from tests.conftest import PASSWORD
 from tests.factories import ImageFactory, UserFactory
 
@@ -99,7 +100,7 @@ def test_a_recovery_code_works_once(basic_user):
 
 
 def test_codes_mean_nothing_for_a_user_without_mfa(basic_user):
-    other = UserFactory()
+    other = UserFactory.create()
     secret, codes = with_totp(other)
     assert services.mfa_code_verify(user=basic_user, code=totp_code(secret)) is False
     assert services.mfa_code_verify(user=basic_user, code=codes[0]) is False
@@ -160,16 +161,16 @@ def test_the_account_pages_link_to_two_factor_setup(basic_user):
 @pytest.fixture
 def staff(builtin_tiers) -> User:
     """A staff member (superuser) with no second factor yet."""
-    return UserFactory(is_staff=True, is_superuser=True)
+    return UserFactory.create(is_staff=True, is_superuser=True)
 
 
 @pytest.fixture
 def share_and_file_urls(premium_user) -> list[str]:
     """A share link and a signed file link: keys by themselves."""
-    rendition = ImageFactory(owner=premium_user).renditions.get(thumbnail_height=200)
+    rendition = ImageFactory.create(owner=premium_user).renditions.get(thumbnail_height=200)
     return [
         reverse("gallery:share", args=[rendition.share_token]),
-        rendition.file.storage.url(rendition.file.name, expire=600),
+        signed(rendition.file.storage).url(rendition.file_name, expire=600),
     ]
 
 
@@ -360,7 +361,7 @@ def test_accounts_without_two_factor_need_no_code(basic_user):
 def test_the_two_factor_page_says_when_an_email_must_be_verified_first(login, builtin_tiers):
     from allauth.account.models import EmailAddress
 
-    user = UserFactory()
+    user = UserFactory.create()
     address = EmailAddress.objects.create(user=user, email=user.email, verified=False)
     page = login(user).get(reverse("mfa_index")).content.decode()
     assert "needs a verified email address first" in page

@@ -140,7 +140,7 @@ def test_the_list_of_keys_names_them_in_the_account_layout(basic_user, login):
 @pytest.mark.parametrize("name", ["mfa_edit_webauthn", "mfa_remove_webauthn"])
 def test_another_users_key_is_missing(basic_user, name):
     key, _ = with_passkey(basic_user)
-    intruder = signed_in_by_password(UserFactory())
+    intruder = signed_in_by_password(UserFactory.create())
     url = reverse(name, kwargs={"pk": key.pk})
     assert intruder.get(url).status_code == 404
     assert intruder.post(url, {"name": "mine now"}).status_code == 404

@@ -64,7 +64,7 @@ def answer(client: Client, *, username: str, email: str) -> dict:
 @pytest.fixture
 def owner(builtin_tiers) -> User:
     """A user who signed up with owner@example.com and verified it."""
-    user = UserFactory(username="owner", email="owner@example.com")
+    user = UserFactory.create(username="owner", email="owner@example.com")
     EmailAddress.objects.create(user=user, email=user.email, primary=True, verified=True)
     return user
 
@@ -101,7 +101,7 @@ def test_taken_address_answers_like_a_new_one(settings, owner, mailoutbox, verif
 
 def test_address_known_only_from_the_user_record_counts_as_taken(settings, builtin_tiers):
     """Accounts made in the admin or by createsuperuser have no EmailAddress row yet."""
-    UserFactory(username="admin", email="admin@example.com")
+    UserFactory.create(username="admin", email="admin@example.com")
     response = sign_up(Client(), username="intruder", email="admin@example.com")
     assert response.status_code == 302
     assert addresses_of("intruder") == [""]
@@ -174,7 +174,7 @@ def test_two_sign_ups_racing_for_one_new_address_do_not_both_get_it(builtin_tier
 
     with transaction.atomic():
         email_address_lock(email="race@example.com")
-        first = UserFactory(username="first", email="race@example.com")
+        first = UserFactory.create(username="first", email="race@example.com")
         EmailAddress.objects.create(user=first, email="race@example.com", primary=True)
         racer = threading.Thread(target=second_sign_up)
         racer.start()

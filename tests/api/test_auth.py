@@ -84,7 +84,7 @@ def test_logout_kills_only_that_token(api_as, basic_user, token_for):
 
 def test_logout_all_kills_every_token(api, basic_user, token_for):
     tokens = [token_for(basic_user) for _ in range(3)]
-    other_user_token = token_for(UserFactory())
+    other_user_token = token_for(UserFactory.create())
     api.credentials(HTTP_AUTHORIZATION=f"Token {tokens[0]}")
     assert api.post("/api/v1/auth/logout-all/").status_code == 204
     for token in tokens:
@@ -155,7 +155,7 @@ class TestPasswordChange:
         assert api.get("/api/v1/me/").status_code == 401
 
     def test_cannot_name_another_user(self, api_as, basic_user):
-        victim = UserFactory()
+        victim = UserFactory.create()
         api_as(basic_user).post(
             self.URL,
             {
@@ -229,7 +229,7 @@ class TestUserCreate:
 
     def test_staff_without_the_permission_is_forbidden(self, api_as):
         """The admin refuses staff without "Can add user"; so does the API."""
-        response = api_as(UserFactory(is_staff=True)).post(
+        response = api_as(UserFactory.create(is_staff=True)).post(
             self.URL, {"username": "x", "password": "a long passphrase"}
         )
         assert response.status_code == 403

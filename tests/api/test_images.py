@@ -84,7 +84,7 @@ class TestUpload:
 class TestList:
     def test_newest_first_paginated_own_images_only(self, api_as, basic_user, stored):
         older, newer = stored(basic_user), stored(basic_user)
-        stored(UserFactory())
+        stored(UserFactory.create())
         body = api_as(basic_user).get(IMAGES).json()
         assert body["count"] == 2
         assert [item["id"] for item in body["results"]] == [newer.public_id, older.public_id]
@@ -127,7 +127,7 @@ class TestList:
 
 class TestDetailAndDelete:
     def test_another_users_image_is_404_like_a_missing_one(self, api_as, basic_user, stored):
-        theirs = stored(UserFactory())
+        theirs = stored(UserFactory.create())
         api = api_as(basic_user)
         for url in [f"{IMAGES}{theirs.public_id}/", f"{IMAGES}does-not-exist/"]:
             assert api.get(url).status_code == 404

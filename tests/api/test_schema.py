@@ -30,7 +30,7 @@ CHECKS = [not_a_server_error, response_schema_conformance, content_type_conforma
 @pytest.fixture
 def staff_user(db):
     """An Enterprise staff user, so that every endpoint can answer more than 401/403."""
-    return UserFactory(tier=Tier.objects.get(name="Enterprise"), is_staff=True)
+    return UserFactory.create(tier=Tier.objects.get(name="Enterprise"), is_staff=True)
 
 
 @pytest.fixture(autouse=True)

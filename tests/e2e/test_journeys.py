@@ -90,7 +90,7 @@ def test_sign_up_upload_by_chooser_and_drop_then_share(page: Page):
 
 
 def test_upload_without_javascript(new_context, sign_in):
-    user = UserFactory()
+    user = UserFactory.create()
     page = sign_in(new_context(java_script_enabled=False).new_page(), user)
     page.set_input_files("#upload-input", [file_payload("plain.jpg", images.jpeg_bytes())])
     page.get_by_role("button", name="Upload").click()
@@ -99,7 +99,7 @@ def test_upload_without_javascript(new_context, sign_in):
 
 
 def test_enterprise_makes_an_expiring_link(page: Page, sign_in):
-    user = UserFactory(tier=Tier.objects.get(name="Enterprise"))
+    user = UserFactory.create(tier=Tier.objects.get(name="Enterprise"))
     sign_in(page, user)
     page.set_input_files("#upload-input", [file_payload("a.jpg", images.jpeg_bytes(800, 600))])
     card = page.locator(".image-card")
@@ -127,7 +127,7 @@ def test_enterprise_makes_an_expiring_link(page: Page, sign_in):
 
 
 def test_delete_with_confirmation(page: Page, sign_in):
-    user = UserFactory()
+    user = UserFactory.create()
     sign_in(page, user)
     page.set_input_files("#upload-input", [file_payload("bye.jpg", images.jpeg_bytes())])
     card = page.locator(".image-card")
@@ -150,8 +150,8 @@ def test_delete_with_confirmation(page: Page, sign_in):
 
 
 def test_admin_changes_a_users_tier(new_context, sign_in):
-    user = UserFactory(username="customer")
-    admin = UserFactory(username="boss", is_staff=True, is_superuser=True)
+    user = UserFactory.create(username="customer")
+    admin = UserFactory.create(username="boss", is_staff=True, is_superuser=True)
     page = sign_in(new_context().new_page(), user)
     page.set_input_files("#upload-input", [file_payload("a.jpg", images.jpeg_bytes(900, 900))])
     card = page.locator(".image-card")
@@ -180,7 +180,7 @@ def test_admin_changes_a_users_tier(new_context, sign_in):
 
 
 def test_keyboard_opens_the_file_chooser_and_paste_uploads(page: Page, sign_in):
-    user = UserFactory()
+    user = UserFactory.create()
     # Playwright turns file-chooser interception on without waiting for it; a
     # listener registered now has it on long before the key press below, which
     # could otherwise open a dialog that no event ever reports.
@@ -217,7 +217,7 @@ def test_keyboard_opens_the_file_chooser_and_paste_uploads(page: Page, sign_in):
 
 def test_card_updates_itself_when_the_worker_is_done(page: Page, sign_in, settings):
     settings.TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
-    user = UserFactory()
+    user = UserFactory.create()
     sign_in(page, user)
     page.set_input_files("#upload-input", [file_payload("later.jpg", images.jpeg_bytes(900, 600))])
     card = page.locator(".image-card")
@@ -233,7 +233,9 @@ def test_card_updates_itself_when_the_worker_is_done(page: Page, sign_in, settin
 
 
 def test_no_page_breaks_the_content_security_policy(new_context, sign_in):
-    admin = UserFactory(tier=Tier.objects.get(name="Enterprise"), is_staff=True, is_superuser=True)
+    admin = UserFactory.create(
+        tier=Tier.objects.get(name="Enterprise"), is_staff=True, is_superuser=True
+    )
     context = new_context()
     context.add_init_script(
         "window.violations = [];"

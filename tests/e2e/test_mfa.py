@@ -53,7 +53,7 @@ def confirm_password(page: Page) -> None:
 
 
 def test_set_up_an_authenticator_app_then_sign_in_with_it(new_context):
-    user = UserFactory(username="careful")
+    user = UserFactory.create(username="careful")
     context = new_context()
     context.add_init_script(CSP_WATCH)
     page = context.new_page()
@@ -113,7 +113,7 @@ def test_set_up_an_authenticator_app_then_sign_in_with_it(new_context):
 
 def test_staff_must_set_up_two_factor_when_the_site_says_so(new_context, settings):
     settings.SMALLIMAGE_REQUIRE_STAFF_MFA = True
-    staff = UserFactory(username="boss", is_staff=True, is_superuser=True)
+    staff = UserFactory.create(username="boss", is_staff=True, is_superuser=True)
     page = new_context().new_page()
     type_password(page, staff)
     # On the way to setup, which first asks for the password again.
@@ -136,7 +136,7 @@ def test_staff_must_set_up_two_factor_when_the_site_says_so(new_context, setting
 
 def test_staff_need_no_two_factor_when_the_site_does_not_ask(new_context, settings):
     settings.SMALLIMAGE_REQUIRE_STAFF_MFA = False
-    staff = UserFactory(is_staff=True, is_superuser=True)
+    staff = UserFactory.create(is_staff=True, is_superuser=True)
     page = new_context().new_page()
     type_password(page, staff)
     expect(page.get_by_role("heading", name="Your images")).to_be_visible()
@@ -145,7 +145,7 @@ def test_staff_need_no_two_factor_when_the_site_does_not_ask(new_context, settin
 
 
 def test_the_admin_signs_in_through_allauth(new_context):
-    member = UserFactory()
+    member = UserFactory.create()
     page = new_context().new_page()
     page.goto("/admin/")
     expect(page).to_have_url("/accounts/login/?next=%2Fadmin%2F")

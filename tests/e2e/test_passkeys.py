@@ -51,7 +51,7 @@ def signed_in(page: Page) -> None:
 
 
 def test_add_a_passkey_then_sign_in_with_it(new_context):
-    user = UserFactory(username="keyholder")
+    user = UserFactory.create(username="keyholder")
     context = new_context()
     context.add_init_script(CSP_WATCH)
     page = context.new_page()
@@ -133,7 +133,7 @@ def test_add_a_passkey_then_sign_in_with_it(new_context):
 
 def test_a_passkey_the_site_does_not_know_signs_nobody_in(new_context):
     """A passkey for this site whose account removed it: refused in so many words."""
-    user = UserFactory(username="forgetful")
+    user = UserFactory.create(username="forgetful")
     page = new_context().new_page()
     authenticator = with_authenticator(page)
     type_password(page, user)

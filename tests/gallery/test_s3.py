@@ -11,6 +11,7 @@ import subprocess
 import urllib.request
 from io import BytesIO
 from pathlib import Path
+from typing import cast
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -25,7 +26,7 @@ from PIL import Image as PILImage
 
 from gallery import rendering, services
 from gallery.models import Image
-from gallery.storage import S3_MAX_PRESIGN_SECONDS
+from gallery.storage import S3_MAX_PRESIGN_SECONDS, PrivateS3Storage, signed
 
 pytestmark = pytest.mark.django_db
 
@@ -175,10 +176,10 @@ class TestS3:
     def test_presigned_url_expires_exactly_and_never_beyond_what_s3_allows(self, s3):
         name = default_storage.save("thumbnails/x.png", ContentFile(b"png"))
         with time_machine.travel(START, tick=False):
-            query = parse_qs(urlsplit(default_storage.url(name, expire=300)).query)
+            query = parse_qs(urlsplit(signed(default_storage).url(name, expire=300)).query)
             assert query["X-Amz-Expires"] == ["300"]
             assert query["X-Amz-Date"] == ["20270115T080000Z"]  # START in UTC
-            capped = parse_qs(urlsplit(default_storage.url(name, expire=10**8)).query)
+            capped = parse_qs(urlsplit(signed(default_storage).url(name, expire=10**8)).query)
             assert capped["X-Amz-Expires"] == [str(S3_MAX_PRESIGN_SECONDS)]
 
     def test_urls_are_signed_for_the_public_endpoint(self, s3, settings):
@@ -190,7 +191,7 @@ class TestS3:
             "default": {**settings.STORAGES["default"], "OPTIONS": options},
         }
         name = default_storage.save("thumbnails/y.png", ContentFile(b"public"))
-        url = default_storage.url(name, expire=60)
+        url = signed(default_storage).url(name, expire=60)
         assert url.startswith(f"{public}/{s3.bucket}/thumbnails/")
         assert fetch(url)[1] == b"public"
 
@@ -282,24 +283,24 @@ class TestSignatureReuse:
     ):
         for _ in range(3):
             services.image_upload(owner=enterprise_user, file=jpeg_upload())
-        signer = default_storage.cloudfront_signer
-        signed = []
+        signer = cast("PrivateS3Storage", default_storage).cloudfront_signer
+        signed_urls = []
         real = signer.generate_presigned_url
 
         def counting(*args, **kwargs):
-            signed.append(args[0])
+            signed_urls.append(args[0])
             return real(*args, **kwargs)
 
         monkeypatch.setattr(signer, "generate_presigned_url", counting)
         with time_machine.travel(START + 5, tick=False) as clock:
             client = login(enterprise_user)  # a session of that time
             first = client.get("/").content.decode()
-            signatures_first_view = len(signed)
+            signatures_first_view = len(signed_urls)
             clock.shift(600)
             second = client.get("/").content.decode()
         # 3 images x (200, 400): the grid shows no original, so signs none.
         assert signatures_first_view == 6
-        assert len(signed) == signatures_first_view  # nothing signed again
+        assert len(signed_urls) == signatures_first_view  # nothing signed again
         sources = re.findall(r'src="(https://[^"]+)"', first)
         assert sources and sources == re.findall(r'src="(https://[^"]+)"', second)
         for url in sources:
@@ -308,7 +309,7 @@ class TestSignatureReuse:
 
     def test_presigned_responses_expire_with_the_link(self, s3):
         name = default_storage.save("thumbnails/z.png", ContentFile(b"png"))
-        url = default_storage.url(name, expire=600)
+        url = signed(default_storage).url(name, expire=600)
         with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
             assert response.headers["Cache-Control"] == "private"
             expires = parse_qs(urlsplit(url).query)["response-expires"][0]

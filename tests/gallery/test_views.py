@@ -31,7 +31,7 @@ def image_of():
     These tests are about the views: what they show of stored images, not how an
     upload is decoded and rendered (TestUpload and tests/gallery/test_services.py).
     """
-    return lambda user: ImageFactory(owner=user)
+    return lambda user: ImageFactory.create(owner=user)
 
 
 class TestGrid:
@@ -43,7 +43,7 @@ class TestGrid:
     def test_shows_only_the_users_own_images_newest_first(self, basic_user, login, image_of):
         older = image_of(basic_user)
         newer = image_of(basic_user)
-        image_of(UserFactory())
+        image_of(UserFactory.create())
         html = login(basic_user).get(reverse("gallery:image_list")).content.decode()
         ids = re.findall(r'id="image-([\w-]+)"', html)
         assert ids == [newer.public_id, older.public_id]
@@ -57,7 +57,7 @@ class TestGrid:
         ],
     )
     def test_copy_links_follow_the_tier(self, login, image_of, tier_name, labels):
-        user = UserFactory(tier=Tier.objects.get(name=tier_name))
+        user = UserFactory.create(tier=Tier.objects.get(name=tier_name))
         image_of(user)
         html = login(user).get(reverse("gallery:image_list")).content.decode()
         assert copy_labels(html) == labels
@@ -204,7 +204,7 @@ class TestDetail:
         assert "Original" in html
 
     def test_another_users_image_is_not_found(self, basic_user, login, image_of):
-        image = image_of(UserFactory())
+        image = image_of(UserFactory.create())
         client = login(basic_user)
         for name in ["image_detail", "image_delete"]:
             assert client.get(reverse(f"gallery:{name}", args=[image.public_id])).status_code == 404

@@ -93,7 +93,7 @@ def test_failed_render_shows_an_error_and_can_be_retried(
 
 
 def test_retry_of_another_users_image_is_not_found(basic_user, login, jpeg_upload):
-    other = services.image_upload(owner=UserFactory(), file=jpeg_upload())
+    other = services.image_upload(owner=UserFactory.create(), file=jpeg_upload())
     response = login(basic_user).post(reverse("gallery:image_retry", args=[other.public_id]))
     assert response.status_code == 404
 
