@@ -185,9 +185,9 @@ def s3(s3_server, settings, monkeypatch) -> S3:
 @pytest.fixture
 def busy_decoder(settings) -> Iterator[None]:
     """Every byte of this process's decode budget held, with no wait: uploads meet a busy server."""
-    from gallery import services
+    from gallery import rendering
 
     settings.SMALLIMAGE_DECODE_BUDGET_BYTES = 10_000_000
     settings.SMALLIMAGE_DECODE_WAIT_SECONDS = 0
-    with services.decode_budget().reserve(10_000_000):
+    with rendering.decode_budget().reserve(10_000_000):
         yield

@@ -6,6 +6,7 @@ The URL conf is walked, so a URL added without expectations here fails the suite
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -44,7 +45,7 @@ class Case:
     name: str
     method: str
     expected: dict[str, int]
-    data: dict = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
     api: bool = False
 
 

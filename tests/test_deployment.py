@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TEST_ONLY_VARIABLES = {"DJANGO_ALLOW_ASYNC_UNSAFE"}
 
 
-def check_deploy(environment: dict[str, str]) -> subprocess.CompletedProcess:
+def check_deploy(environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in TEST_ONLY_VARIABLES}
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

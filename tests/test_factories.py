@@ -11,10 +11,10 @@ from tests.factories import ImageFactory, RenditionFactory
 pytestmark = pytest.mark.django_db
 
 
-def shape(image: Image) -> list[tuple]:
+def shape(image: Image) -> list[tuple[int, int, int, str, str]]:
     """What the views and links see of an image's renditions, files aside."""
     return sorted(
-        (r.thumbnail_height or 0, r.width, r.height, r.content_type, r.file.name.split("/")[0])
+        (r.thumbnail_height or 0, r.width, r.height, r.content_type, r.file_name.split("/")[0])
         for r in image.renditions.all()
     )
 
@@ -33,7 +33,7 @@ def test_an_image_is_what_an_upload_of_its_size_leaves(request, owner, jpeg_uplo
 def test_no_rendition_row_without_its_stored_file(basic_user, media_files):
     image = ImageFactory.create(owner=basic_user)
     RenditionFactory.create(image=image, thumbnail_height=999)  # taller than the image: its size
-    names = sorted(r.file.name for r in image.renditions.all())
+    names = sorted(r.file_name for r in image.renditions.all())
     assert media_files() == names and len(names) == 3
     assert image.renditions.get(thumbnail_height=999).height == image.height
 

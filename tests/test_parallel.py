@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,7 +48,7 @@ def test_report(django_db_modify_db_settings):
 """
 
 
-def run_two_workers(tmp_path: Path, database: str) -> tuple[str, list[dict]]:
+def run_two_workers(tmp_path: Path, database: str) -> tuple[str, list[dict[str, Any]]]:
     """A fresh `pytest -n 2` of the probe, as `make test` starts one; its output and reports."""
     (tmp_path / "test_probe.py").write_text(PROBE)
     reports = tmp_path / "reports"

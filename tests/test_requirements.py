@@ -29,7 +29,7 @@ def requirement_lines(name: str) -> list[str]:
 
 def pins(name: str) -> dict[str, str]:
     """Package name (canonical) to its exact version."""
-    found = {}
+    found: dict[str, str] = {}
     for line in requirement_lines(name):
         requirement = Requirement(line)
         (specifier,) = requirement.specifier

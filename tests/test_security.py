@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -89,7 +91,7 @@ def test_anonymous_pages_keep_their_own_caching(client):
     assert "no-store" in client.get("/accounts/login/")["Cache-Control"]
 
 
-def run_in_another_process(code: str) -> dict:
+def run_in_another_process(code: str) -> dict[str, Any]:
     """Run Python in a fresh process on the same test database; its JSON output."""
     settings_dict = connection.settings_dict
     url = (
@@ -158,10 +160,12 @@ def api_login_limit(settings) -> int:
     return int(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["login"].split("/")[0])
 
 
+_guesses = itertools.count(1)
+
+
 def guess(client, **headers) -> int:
     """A wrong password for a new name each time, so only the per-address limit counts."""
-    guess.count = getattr(guess, "count", 0) + 1
-    login = f"nobody{guess.count}"
+    login = f"nobody{next(_guesses)}"
     return client.post(API_LOGIN, {"login": login, "password": "guess"}, **headers).status_code
 
 

@@ -50,7 +50,7 @@ def test_adding_a_height_to_a_tier_renders_it_for_its_users(
             {"name": "Basic", "thumbnail_heights": "200, 600"},
         )
     assert response.status_code == 302
-    heights = sorted(r.thumbnail_height for r in image.renditions.exclude(thumbnail_height=None))
+    heights = sorted(h for r in image.renditions.all() if (h := r.thumbnail_height) is not None)
     assert heights == [200, 600]
 
 
@@ -73,5 +73,5 @@ def test_moving_a_user_to_another_tier_renders_its_heights(
             },
         )
     assert response.status_code == 302, response.content.decode()[:2000]
-    heights = sorted(r.thumbnail_height for r in image.renditions.exclude(thumbnail_height=None))
+    heights = sorted(h for r in image.renditions.all() if (h := r.thumbnail_height) is not None)
     assert heights == [200, 400]

@@ -35,11 +35,18 @@ def _fresh_limits():
     cache.clear()
 
 
-def web_sign_in(login: str, password: str, address: str) -> Client:
-    client = Client(REMOTE_ADDR=address)
+class SignInClient(Client):
+    """A client that has tried to sign in: whether it was refused, and for the limit."""
+
+    refused: bool
+    limited: bool
+
+
+def web_sign_in(login: str, password: str, address: str) -> SignInClient:
+    client = SignInClient(REMOTE_ADDR=address)
     response = client.post(WEB_LOGIN, {"login": login, "password": password})
-    client.refused = response.status_code != 302  # type: ignore[attr-defined]
-    client.limited = b"Too many failed login attempts" in response.content  # type: ignore[attr-defined]
+    client.refused = response.status_code != 302
+    client.limited = b"Too many failed login attempts" in response.content
     return client
 
 
@@ -176,7 +183,9 @@ class TestOneLimitPerAccount:
 
 
 def reset_link(body: str) -> str:
-    return re.search(r"https?://[^/\s]+(/accounts/password/reset/key/\S+)", body).group(1)
+    link = re.search(r"https?://[^/\s]+(/accounts/password/reset/key/\S+)", body)
+    assert link, body
+    return link.group(1)
 
 
 def reset_password(client: Client, email: str, mailoutbox) -> None:
@@ -279,7 +288,9 @@ def test_every_password_set_ends_every_other_credential(
     elif door == "manage.py demo_accounts --reset-passwords":
         reset_demo_passwords(basic_user, settings)
     else:
-        PASSWORD_SETS[door](basic_user, mailoutbox)
+        set_password = PASSWORD_SETS[door]
+        assert set_password is not None
+        set_password(basic_user, mailoutbox)
 
     basic_user.refresh_from_db()
     assert basic_user.check_password(NEW_PASSWORD)

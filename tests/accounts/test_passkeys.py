@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import re
+from typing import Any
 
 import pytest
 from allauth.mfa.models import Authenticator
@@ -39,7 +40,7 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 
-def registration(*, rp_id: str = "testserver") -> dict:
+def registration(*, rp_id: str = "testserver") -> dict[str, Any]:
     """What a browser posts when an authenticator has made a passkey for `rp_id`.
 
     Made here with fido2's own types and a fresh P-256 key, attestation "none",

@@ -41,6 +41,7 @@ def test_password_reset_by_email(client, basic_user, mailoutbox):
     link = re.search(
         r"http://127\.0\.0\.1:8000(/accounts/password/reset/key/\S+)", mailoutbox[0].body
     )
+    assert link, mailoutbox[0].body
     form_page = client.get(link.group(1), follow=True)
     action = form_page.redirect_chain[-1][0] if form_page.redirect_chain else link.group(1)
     done = client.post(action, {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})

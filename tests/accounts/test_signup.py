@@ -6,6 +6,7 @@ import html
 import re
 import threading
 import time
+from typing import Any
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -42,7 +43,7 @@ def rendered_messages(page) -> list[str]:
     return [html.unescape(alert) for alert in alerts]
 
 
-def answer(client: Client, *, username: str, email: str) -> dict:
+def answer(client: Client, *, username: str, email: str) -> dict[str, Any]:
     """What a sign-up shows: status, redirect, and the messages on the page it leads to,
     with this attempt's username and address replaced so two attempts compare."""
     response = sign_up(client, username=username, email=email)

@@ -86,6 +86,7 @@ class Raising(APIView):
     error: Exception | None = None  # set by as_view(error=...)
 
     def get(self, request):
+        assert self.error is not None, "as_view(error=...) names the error to raise"
         raise self.error
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 import schemathesis
@@ -43,7 +44,7 @@ def _keep_the_test_connection():
     request_finished.connect(close_old_connections)
 
 
-def _served_schema() -> dict:
+def _served_schema() -> dict[str, Any]:
     """The schema exactly as /api/schema/ serves it, as plain JSON data."""
     generated = SchemaGenerator().get_schema(request=None, public=True)
     return json.loads(OpenApiJsonRenderer().render(generated))

@@ -7,7 +7,7 @@ import re
 
 import pytest
 from django.core.management import call_command
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FilePayload, Page, expect
 
 from accounts.models import Tier, User
 from gallery.models import Image
@@ -17,7 +17,7 @@ from tests.gallery import images
 pytestmark = pytest.mark.e2e
 
 
-def file_payload(name: str, data: bytes, mime: str = "image/jpeg") -> dict:
+def file_payload(name: str, data: bytes, mime: str = "image/jpeg") -> FilePayload:
     return {"name": name, "mimeType": mime, "buffer": data}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from allauth.mfa.models import Authenticator
@@ -30,7 +31,7 @@ class VirtualAuthenticator:
     cdp: CDPSession
     authenticator_id: str
 
-    def credentials(self) -> list[dict]:
+    def credentials(self) -> list[dict[str, Any]]:
         """The passkeys it holds, as DevTools' WebAuthn panel lists them."""
         answer = self.cdp.send(
             "WebAuthn.getCredentials", {"authenticatorId": self.authenticator_id}

@@ -28,6 +28,24 @@ def solid(width: int, height: int, *, color: Any = "steelblue", mode: str = "RGB
     return Image.new(mode, (width, height), color)
 
 
+def pixel(image: Image.Image, xy: tuple[int, int]) -> tuple[int, ...]:
+    """The bands of the pixel at `xy` of an image of two bands or more.
+
+    Image.getpixel is typed for every mode (a number for one band, None for none):
+    this says which the test expects, and fails if the image has another.
+    """
+    value = image.getpixel(xy)
+    assert isinstance(value, tuple), f"{image.mode} is not a multi-band mode"
+    return value
+
+
+def level(image: Image.Image, xy: tuple[int, int]) -> float:
+    """The value of the pixel at `xy` of a one-band image (grey, say)."""
+    value = image.getpixel(xy)
+    assert isinstance(value, int | float), f"{image.mode} is not a one-band mode"
+    return value
+
+
 def marked(
     width: int, height: int, *, marker: tuple[int, int, int] = RED, size: int | None = None
 ) -> Image.Image:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,7 +39,8 @@ class FaultyStorage(SignedFileSystemStorage):
 
     def _save(self, name, content):
         self._fail_if_armed("save", name)
-        return super()._save(name, content)
+        # The ignore: django-stubs leave out Storage._save, which Storage.save calls.
+        return super()._save(name, content)  # type: ignore[misc]
 
     def delete(self, name):
         self._fail_if_armed("delete", name)
@@ -47,7 +48,7 @@ class FaultyStorage(SignedFileSystemStorage):
 
 
 @pytest.fixture
-def faults(settings) -> dict[str, Callable[[str], bool]]:
+def faults(settings) -> Iterator[dict[str, Callable[[str], bool]]]:
     """Arm faults by operation: faults["save"] = lambda name: ... -> True to fail."""
     settings.STORAGES = {
         **settings.STORAGES,

@@ -12,11 +12,12 @@ from collections.abc import Callable
 from functools import cache
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageCms, PngImagePlugin
+from PIL import Image, ImageCms, MpoImagePlugin, PngImagePlugin
 
 from gallery.errors import InvalidImage
 from gallery.originals import (
@@ -141,7 +142,7 @@ def with_comment_between_scans(progressive: bytes, comment: bytes) -> bytes:
     return progressive[:second_scan] + segment + progressive[second_scan:]
 
 
-def png_with_xmp(image: Image.Image, **params: object) -> bytes:
+def png_with_xmp(image: Image.Image, **params: Any) -> bytes:
     info = PngImagePlugin.PngInfo()
     info.add_itxt("XML:com.adobe.xmp", XMP_PACKET.decode(), zip=True)
     return images.to_png(image, pnginfo=info, **params)
@@ -245,6 +246,7 @@ def test_apng_keeps_its_animation() -> None:
     assert cleaned.removed == (TRAILING_DATA,)
     assert cleaned.data == data[: -len(HTML)]
     with Image.open(BytesIO(cleaned.data)) as image:
+        assert isinstance(image, PngImagePlugin.PngImageFile)
         assert image.n_frames == 2
         image.seek(1)
         assert image.convert("RGB").getpixel((0, 0)) == images.BLUE
@@ -253,6 +255,7 @@ def test_apng_keeps_its_animation() -> None:
 def test_mpo_keeps_only_its_first_picture() -> None:
     data = images.mpo_bytes()
     with Image.open(BytesIO(data)) as original:
+        assert isinstance(original, MpoImagePlugin.MpoImageFile)
         assert original.n_frames == 2  # the test is about a real multi-picture file
         first = original.mode, original.size, original.tobytes()
 

@@ -11,7 +11,7 @@ import subprocess
 import urllib.request
 from io import BytesIO
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -102,7 +102,7 @@ process.stdout.write(JSON.stringify(handler(JSON.parse(event))));
 """
 
 
-def viewer_response(url: str, *, now: int, status: int = 200) -> dict:
+def viewer_response(url: str, *, now: int, status: int = 200) -> dict[str, Any]:
     """Run deploy/cloudfront-viewer-response.js as CloudFront would for ``url``."""
     node = shutil.which("node")
     assert node, "Node.js runs the CloudFront Function under test; `make test` installs it"
@@ -128,7 +128,7 @@ class TestS3:
     ):
         image = services.image_upload(owner=premium_user, file=jpeg_upload(1200, 900))
         renditions = {r.key: r for r in Image.objects.get(pk=image.pk).renditions.all()}
-        assert s3.keys() == sorted(r.file.name for r in renditions.values())
+        assert s3.keys() == sorted(r.file_name for r in renditions.values())
         assert len(s3.keys()) == 3
         for key in ["200", "400"]:
             status, body, _content_type = fetch(default_storage.url(renditions[key].file.name))
@@ -165,7 +165,7 @@ class TestS3:
         image = services.image_upload(owner=premium_user, file=jpeg_upload())
         kept = services.image_upload(owner=premium_user, file=jpeg_upload())
         services.image_delete(image=image)
-        assert s3.keys() == sorted(r.file.name for r in kept.renditions.all())
+        assert s3.keys() == sorted(r.file_name for r in kept.renditions.all())
 
     def test_keys_are_never_overwritten(self, s3):
         first = default_storage.save("originals/same.jpg", ContentFile(b"first"))

@@ -28,7 +28,7 @@ def test_upload_stores_original_and_the_tiers_thumbnails(premium_user, jpeg_uplo
     assert image.status == Image.Status.READY
     assert (image.width, image.height, image.content_type) == (800, 600, "image/jpeg")
     assert heights(image) == [None, 200, 400]
-    stored = {r.file.name for r in image.renditions.all()}
+    stored = {r.file_name for r in image.renditions.all()}
     assert stored == set(media_files())
     for rendition in image.renditions.filter(thumbnail_height__isnull=False):
         with rendition.file.open("rb") as file, PILImage.open(file) as thumbnail:
@@ -166,7 +166,7 @@ def test_delete_removes_rows_and_every_file(premium_user, jpeg_upload, media_fil
     services.image_delete(image=image)
     assert not Image.objects.filter(pk=image.pk).exists()
     assert not Rendition.objects.filter(image_id=image.pk).exists()
-    assert media_files() == sorted(r.file.name for r in kept.renditions.all())
+    assert media_files() == sorted(r.file_name for r in kept.renditions.all())
 
 
 class TestLinkCreate:
@@ -260,7 +260,7 @@ def test_render_while_decodes_are_busy_marks_the_image_failed(premium_user, jpeg
     Image.objects.filter(pk=image.pk).update(status=Image.Status.FAILED)
     image.refresh_from_db()
     settings.SMALLIMAGE_DECODE_WAIT_SECONDS = 0
-    budget = services.decode_budget()
+    budget = rendering.decode_budget()
     with budget.reserve(budget.capacity_bytes):
         services.image_retry(image=image)
     image.refresh_from_db()

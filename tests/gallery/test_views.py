@@ -67,7 +67,9 @@ class TestGrid:
     def test_srcset_offers_the_tiers_heights(self, premium_user, login, image_of):
         image_of(premium_user)
         html = login(premium_user).get(reverse("gallery:image_list")).content.decode()
-        srcset = re.search(r'srcset="([^"]+)"', html).group(1).replace("&amp;", "&")
+        found = re.search(r'srcset="([^"]+)"', html)
+        assert found, html
+        srcset = found.group(1).replace("&amp;", "&")
         assert srcset.endswith(" 2x")
         assert " 1x, " in srcset
 

@@ -31,9 +31,11 @@ def run_worker() -> None:
 
 
 def thumbnail_heights(image: Image) -> list[int]:
+    # Filtered here, not in the query: that tells mypy the heights are never None.
     return sorted(
         r.thumbnail_height
-        for r in Rendition.objects.filter(image=image, thumbnail_height__isnull=False)
+        for r in Rendition.objects.filter(image=image)
+        if r.thumbnail_height is not None
     )
 
 
@@ -134,7 +136,7 @@ def test_two_workers_on_one_image_make_one_set_of_thumbnails(
         thread.join()
     assert errors == []
     assert thumbnail_heights(image) == [200, 400]
-    assert sorted(media_files()) == sorted(r.file.name for r in image.renditions.all())
+    assert sorted(media_files()) == sorted(r.file_name for r in image.renditions.all())
 
 
 def test_link_to_a_thumbnail_still_being_made_says_so(enterprise_user, jpeg_upload):
@@ -221,7 +223,7 @@ def test_a_dead_renders_claim_expires_and_a_later_render_takes_over(
         "",
         None,
     )
-    assert sorted(media_files()) == sorted(r.file.name for r in image.renditions.all())
+    assert sorted(media_files()) == sorted(r.file_name for r in image.renditions.all())
 
 
 def test_thumbnails_of_an_image_deleted_while_rendering_are_deleted_too(
