@@ -102,8 +102,8 @@ def integrity_repair(report: Report) -> list[str]:
     """Make the database and the storage agree again; what was done, line by line."""
     done = []
     for image in report.stuck_images:
-        # Older than the grace period: taken to be a dead worker's, whose lease
-        # would otherwise keep the renders queued below waiting for it to expire.
+        # Older than the grace period: a dead worker's. With a grace shorter than
+        # the render lease, releasing it spares the renders queued below the wait.
         if image.render_claimed_at is not None:
             rendering.render_claim_release(image_id=image.pk, claimed_at=image.render_claimed_at)
     for name in report.orphan_files:

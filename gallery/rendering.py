@@ -71,8 +71,9 @@ def _original_bytes(original: Rendition) -> bytes:
 
 # How long a render's claim keeps other workers off an image. Far above the
 # slowest render (seconds for a 50 MP source), so a live claim does not
-# expire; a worker that died mid-render is replaced after this, or at once by
-# `manage.py gallery_check --repair`.
+# expire; a worker that died mid-render is replaced once it has (any render
+# queued for the image then takes over). `manage.py gallery_check --repair`
+# releases claims older than its --grace, which by default is longer still.
 RENDER_LEASE = timedelta(minutes=10)
 # Rounds of rendering one call makes when the tier changes while it renders.
 MAX_ROUNDS = 3
@@ -116,7 +117,9 @@ def thumbnails_render(*, image_id: int) -> list[Rendition]:
             written, still_missing = _write(
                 image_id=image_id, claim=claim, thumbnails=list(thumbnails.values()), names=saved
             )
-        except Exception:
+        except BaseException:
+            # BaseException too: a worker told to exit (SystemExit) or a request
+            # cut short must not leave files without rows or a live-looking claim.
             files_delete_quietly(saved)
             _release(image_id=image_id, claim=claim)
             raise

@@ -143,16 +143,42 @@ def image_delete(*, image: Image) -> None:
     Each file goes first, then its row, thumbnails before the original, the image
     row last: if the storage fails, every row left still has its file, and
     deleting again finishes the job (deleting a missing file is not an error).
+    A render may add thumbnail rows meanwhile (gallery.rendering writes them
+    under the image's row lock), so the image row goes only once, under that
+    lock, it has no renditions left.
     """
-    renditions = sorted(image.renditions.all(), key=lambda r: r.is_original)
-    for rendition in renditions:
+    renditions = list(image.renditions.all())
+    for _ in range(DELETE_ROUNDS):
+        _renditions_delete(renditions)
+        with transaction.atomic():
+            locked = Image.objects.select_for_update(of=("self",)).filter(pk=image.pk).first()
+            if locked is None:
+                return
+            renditions = list(locked.renditions.all())
+            if not renditions:
+                locked.delete()
+                return
+    # Renders kept adding rows: finish under the lock, which keeps them out.
+    with transaction.atomic():
+        locked = Image.objects.select_for_update(of=("self",)).filter(pk=image.pk).first()
+        if locked is not None:
+            _renditions_delete(list(locked.renditions.all()))
+            locked.delete()
+
+
+# Passes image_delete makes before it holds the image's lock while deleting files.
+DELETE_ROUNDS = 3
+
+
+def _renditions_delete(renditions: list[Rendition]) -> None:
+    """Each rendition's file, then its row; thumbnails before the original."""
+    for rendition in sorted(renditions, key=lambda r: r.is_original):
         try:
             rendition.file.storage.delete(rendition.file_name)
         except Exception as error:
             logger.exception("Could not delete stored file %s", rendition.file.name)
             raise StorageUnavailable(DELETE_FAILED) from error
         rendition.delete()
-    image.delete()
 
 
 def rendition_for_key(*, image: Image, key: str) -> Rendition:

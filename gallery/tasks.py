@@ -17,7 +17,7 @@ from gallery import rendering, selectors
 def render_thumbnails(image_id: int) -> int:
     try:
         created = rendering.thumbnails_render(image_id=image_id)
-    except Exception:
+    except BaseException:  # an exiting worker too: the image shows Retry, not "processing"
         rendering.image_mark_failed(image_id=image_id)
         raise
     return len(created)

@@ -18,7 +18,10 @@ PACKAGES = ("accounts", "gallery", "api")
 # site/ is a plain directory on sys.path: its modules are top-level ("settings").
 PLAIN_DIRECTORIES = ("site",)
 # What each app may not import, directly or through a submodule.
-FORBIDDEN = {"accounts": {"gallery", "api"}, "gallery": {"api"}}
+# site/'s modules (settings, urls, wsgi, asgi) sit above every app: apps read
+# settings through django.conf and never import the URL conf or entry points.
+SITE = {"settings", "urls", "wsgi", "asgi"}
+FORBIDDEN = {"accounts": {"gallery", "api", *SITE}, "gallery": {"api", *SITE}, "api": SITE}
 
 Graph = dict[str, set[str]]
 
