@@ -331,4 +331,7 @@ def test_rendering_a_large_rgba_png_holds_little_more_than_its_decode(tmp_path):
     ).stdout
     grown = int(output.strip().splitlines()[-1])
     decoded = 3000 * 2400 * 4
-    assert grown < 1.4 * decoded, f"render grew the peak by {grown / 1e6:.0f} MB"
+    # Measured: 1.38x decoded on a quiet machine, up to 1.5x (43 MB)
+    # under a parallel suite's load; the full-size copies the bands replace
+    # made 2.1x (60 MB). 1.7x keeps both sides clear.
+    assert grown < 1.7 * decoded, f"render grew the peak by {grown / 1e6:.0f} MB"
