@@ -41,6 +41,12 @@ class HtmxHttpRequest(HttpRequest):
     user: User
 
 
+def _owned_card(request: HtmxHttpRequest, public_id: str) -> ImageCard:
+    """The caller's image as a card; another user's answers 404 like a missing one."""
+    image = selectors.image_owned(owner=request.user, public_id=public_id)
+    return presenters.image_card(image, absolute_url=request.build_absolute_uri)
+
+
 def _refused(response: HttpResponse, errors: Iterable[GalleryError]) -> HttpResponse:
     """Give a page's response the status and Retry-After its domain errors carry.
 
@@ -116,8 +122,7 @@ def image_upload(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def image_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
-    image = selectors.image_owned(owner=request.user, public_id=public_id)
-    card = presenters.image_card(image, absolute_url=request.build_absolute_uri)
+    card = _owned_card(request, public_id)
     context = {"card": card, "link_form": _link_form(card)}
     return render(request, "gallery/image_detail.html", context)
 
@@ -126,8 +131,7 @@ def image_detail(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
 @login_required
 def image_card(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """One card, as the grid shows it: what a processing card polls for."""
-    image = selectors.image_owned(owner=request.user, public_id=public_id)
-    card = presenters.image_card(image, absolute_url=request.build_absolute_uri)
+    card = _owned_card(request, public_id)
     return render(request, "gallery/image_list.html#card", {"card": card})
 
 
@@ -137,8 +141,7 @@ def image_retry(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     image = selectors.image_owned(owner=request.user, public_id=public_id)
     image = services.image_retry(image=image)
     if request.htmx:
-        image = selectors.image_owned(owner=request.user, public_id=image.public_id)
-        card = presenters.image_card(image, absolute_url=request.build_absolute_uri)
+        card = _owned_card(request, image.public_id)
         return render(request, "gallery/image_list.html#card", {"card": card})
     messages.info(request, f"Making the thumbnails of {image.name} again.")
     return redirect("gallery:image_list")
@@ -153,8 +156,7 @@ def image_delete(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
             services.image_delete(image=image)
         except GalleryError as error:
             if request.htmx:
-                image = selectors.image_owned(owner=request.user, public_id=public_id)
-                card = presenters.image_card(image, absolute_url=request.build_absolute_uri)
+                card = _owned_card(request, public_id)
                 context = {"card": card, "error": error}
                 response = render(request, "gallery/image_list.html#card", context)
                 return _refused(response, [error])
@@ -177,8 +179,7 @@ def _link_form(card: ImageCard, data: Mapping[str, Any] | None = None) -> Expiri
 @login_required
 def link_create(request: HtmxHttpRequest, public_id: str) -> HttpResponse:
     """Make an expiring link: htmx gets the link fragment, a plain form the detail page."""
-    image = selectors.image_owned(owner=request.user, public_id=public_id)
-    card = presenters.image_card(image, absolute_url=request.build_absolute_uri)
+    card = _owned_card(request, public_id)
     form = _link_form(card, request.POST)
     link = None
     refusal = None
