@@ -72,12 +72,12 @@ class ChangePasswordForm(allauth_forms.ChangePasswordForm):
         password = self.cleaned_data.get("oldpassword", "")
         try:
             # allauth hands this form no request; its middleware keeps the current one.
-            checked = services.user_authenticate(
-                request=context.request, login=self.user.get_username(), password=password
+            correct = services.current_password_check(
+                request=context.request, user=self.user, password=password
             )
         except TooManyAttempts as error:
             raise ValidationError(str(error)) from None
-        if checked != self.user:
+        if not correct:
             raise get_adapter().validation_error("enter_current_password")
         return password
 

@@ -85,6 +85,16 @@ def user_authenticate(*, request: HttpRequest, login: str, password: str) -> Use
     return user
 
 
+def current_password_check(*, request: HttpRequest, user: User, password: str) -> bool:
+    """Whether `password` is the signed-in user's own, a wrong one counting as a failed sign-in.
+
+    Every form that asks for the current password (the page's password change,
+    the API's) checks it here. Raises TooManyAttempts once the account has no
+    guesses left.
+    """
+    return user_authenticate(request=request, login=user.get_username(), password=password) == user
+
+
 def password_change(
     *,
     request: HttpRequest,
@@ -101,10 +111,7 @@ def password_change(
     field when the current password is wrong or the new one too weak, and
     TooManyAttempts when the account has no guesses left.
     """
-    checked = user_authenticate(
-        request=request, login=user.get_username(), password=current_password
-    )
-    if checked != user:
+    if not current_password_check(request=request, user=user, password=current_password):
         raise ValidationError({"current_password": ["Your current password is not correct."]})
     try:
         password_validation.validate_password(new_password, user)
@@ -116,10 +123,11 @@ def password_change(
 def password_set(*, user: User, password: str, keep_token: AuthToken | None = None) -> None:
     """Give the user a new password and end every other credential (see credentials_end).
 
-    Every door that sets a password without allauth (the API, the admin's form,
-    manage.py changepassword, demo_accounts) comes through here; allauth's own
-    (change, reset, first password) announce themselves by signal, which
-    accounts.apps connects to credentials_end.
+    The API and demo_accounts set passwords here. The doors that set one
+    themselves end the other credentials with credentials_end directly: the
+    admin's password form and manage.py changepassword (accounts.admin, the
+    command), and allauth's change, reset and first password, which announce
+    themselves by signal (accounts.apps).
     """
     user.set_password(password)
     user.save(update_fields=["password"])

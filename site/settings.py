@@ -488,7 +488,6 @@ def env_base_url(name: str, default: str) -> str:
     Refuses anything else (a path, a query, a missing host), naming the
     variable: links in emails are built on it, so a typo must not start.
     """
-
     value = env_str(name, default).strip()
     try:
         parts = urlsplit(value)
