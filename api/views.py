@@ -191,7 +191,7 @@ class UserCreateView(APIView):
     @extend_schema(
         request=api.UserCreateSerializer,
         responses={201: api.UserSerializer},
-        summary="Create a user on a given tier (staff only)",
+        summary='Create a user on a given tier (staff with the "Can add user" permission)',
     )
     def post(self, request: AuthenticatedRequest) -> Response:
         data = api.UserCreateSerializer(data=request.data)
